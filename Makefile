@@ -1,0 +1,59 @@
+# The two commands of the README, and the steps they are made of.
+#   make up    - create the environments (first time only) and start the embedded hub
+#   make test  - create the environments (first time only) and run the whole test suite
+# Environments are rebuilt only when a lock file changes.
+
+PYTHON ?= python3
+STATE  := .gemhub
+TOOLS  := $(STATE)/tools
+UV     := $(TOOLS)/bin/uv
+HUB    := $(STATE)/envs/hub
+USERENV := $(STATE)/envs/user
+UV_VERSION := 0.13.9
+export UV_NATIVE_TLS := 1
+LOCK   := $(UV) pip compile -q --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes
+
+.PHONY: up test envs proxy system-deps locks clean-envs
+
+up: envs proxy
+	$(HUB)/bin/gemhub up
+
+test: envs proxy system-deps
+	$(HUB)/bin/python ci/run_tests.py
+
+envs: $(HUB)/.synced $(USERENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
+
+$(HUB)/.synced: images/hub/requirements.lock tests/requirements.lock pyproject.toml | $(UV)
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(HUB)
+	VIRTUAL_ENV=$(HUB) $(UV) pip sync -q images/hub/requirements.lock tests/requirements.lock
+	VIRTUAL_ENV=$(HUB) $(UV) pip install -q --no-deps -e .
+	@if [ -f sandbox/pyproject.toml ]; then VIRTUAL_ENV=$(HUB) $(UV) pip install -q --no-deps -e sandbox; fi
+	touch $@
+
+$(USERENV)/.synced: images/user/requirements.lock | $(UV)
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(USERENV)
+	VIRTUAL_ENV=$(USERENV) $(UV) pip sync -q images/user/requirements.lock
+	@if [ -f sandbox/pyproject.toml ]; then VIRTUAL_ENV=$(USERENV) $(UV) pip install -q --no-deps -e sandbox; fi
+	touch $@
+
+proxy: images/proxy/node_modules/.package-lock.json
+
+images/proxy/node_modules/.package-lock.json: images/proxy/package-lock.json
+	cd images/proxy && npm ci --no-audit --no-fund --silent
+
+# Debian packages the tests need (a real browser); installed only when missing.
+system-deps:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
+
+# Re-resolve the lock files from the .in files (needs PyPI).
+locks: | $(UV)
+	$(LOCK) images/hub/requirements.in -o images/hub/requirements.lock
+	$(LOCK) images/user/requirements.in -o images/user/requirements.lock
+	cd tests && ../$(LOCK) requirements.in -o requirements.lock
+
+clean-envs:
+	rm -rf $(STATE)/envs $(TOOLS)

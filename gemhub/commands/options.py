@@ -1,0 +1,35 @@
+"""Options and helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..config import ConfigError, GemhubConfig, load_config
+
+
+def default_config_file() -> str | None:
+    """$GEMHUB_CONFIG, else ./gemhub.yaml when present, else the built-in defaults."""
+    if os.environ.get("GEMHUB_CONFIG"):
+        return os.environ["GEMHUB_CONFIG"]
+    return "gemhub.yaml" if Path("gemhub.yaml").exists() else None
+
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=default_config_file,
+    show_default="$GEMHUB_CONFIG or ./gemhub.yaml, else built-in defaults",
+    help="gemhub.yaml to use.",
+)
+
+
+def load_or_exit(config_file: str | None, overrides: dict | None = None) -> GemhubConfig:
+    try:
+        return load_config(config_file, overrides)
+    except ConfigError as error:
+        click.echo(f"gemhub: invalid configuration:\n{error}", err=True)
+        raise SystemExit(2) from None

@@ -1,0 +1,79 @@
+"""`gemhub up`: run the hub in the foreground, as the embedded default does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import click
+
+from ..hub import demo_passwords
+from ..hub.configure import public_url
+from ..paths import HUB_CONFIG_FILE, Paths, proxy_command
+from .options import config_option, load_or_exit
+
+
+def _preflight(cfg, paths: Paths) -> list[str]:
+    """Things missing on this machine that would make the hub fail later, less clearly."""
+    missing = []
+    if cfg.spawner.type == "local":
+        singleuser = paths.user_env / "bin" / "jupyterhub-singleuser"
+        if not singleuser.exists():
+            missing.append(f"user environment: {singleuser} not found (run `make envs`)")
+    if not shutil.which(proxy_command()):
+        missing.append(f"proxy: {proxy_command()} not found (run `make proxy`)")
+    return missing
+
+
+def _announce_passwords(created: dict[str, str], paths: Paths) -> None:
+    if not created:
+        return
+    click.secho("New demo logins (shown only this once; `gemhub passwd USER` makes a new one):", bold=True)
+    for user, password in created.items():
+        click.echo(f"    user: {user:<12} password: {password}")
+
+
+@click.command()
+@config_option
+@click.option("--spawner", type=click.Choice(["local", "docker", "kubernetes"]), help="Override spawner.type.")
+@click.option("--port", type=int, help="Override hub.port.")
+def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
+    """Start the hub in the foreground; Ctrl-C stops it and every server it started."""
+    overrides = {k: v for k, v in (("spawner.type", spawner), ("hub.port", port)) if v is not None}
+    cfg = load_or_exit(config_file, overrides)
+    paths = Paths.of(cfg, config_file)
+    missing = _preflight(cfg, paths)
+    if missing:
+        click.echo("gemhub up: cannot start:\n  " + "\n  ".join(missing), err=True)
+        raise SystemExit(2)
+    paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if cfg.auth.type == "demo":
+        users = sorted(set(cfg.auth.demo.users) | set(cfg.auth.admin_users))
+        _announce_passwords(demo_passwords.ensure(paths.data_dir / demo_passwords.FILENAME, users), paths)
+    click.echo(f"gemhub: hub starting at {public_url(cfg)}  (state in {paths.data_dir}; Ctrl-C stops it)")
+    sys.stdout.flush()
+    env = dict(os.environ, GEMHUB_CONFIG_OVERRIDES=json.dumps(overrides))
+    if config_file:
+        env["GEMHUB_CONFIG"] = os.path.abspath(config_file)
+    else:
+        env.pop("GEMHUB_CONFIG", None)
+    os.chdir(paths.data_dir)
+    argv = [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG_FILE)]
+    os.execvpe(argv[0], argv, env)
+
+
+@click.command()
+@config_option
+@click.argument("user")
+def passwd(config_file: str | None, user: str) -> None:
+    """Give demo USER a new generated password (auth.type: demo)."""
+    cfg = load_or_exit(config_file)
+    users = set(cfg.auth.demo.users) | set(cfg.auth.admin_users)
+    if cfg.auth.type != "demo" or user not in users:
+        click.echo(f"gemhub passwd: {user!r} is not a demo user of this config (auth.demo.users)", err=True)
+        raise SystemExit(2)
+    paths = Paths.of(cfg, config_file)
+    password = demo_passwords.reset(paths.data_dir / demo_passwords.FILENAME, user)
+    click.echo(f"user: {user}  password: {password}  (takes effect at the next login)")

@@ -1,0 +1,261 @@
+"""The typed model of gemhub.yaml.
+
+This model is the single source of truth for configuration: the hub validates
+against it at start, `gemhub config validate` reports its errors, and the
+README's configuration reference is generated from its field descriptions.
+Every section forbids unknown keys so that a typo is an error, not a silently
+ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+MEMORY = r"^[0-9]+(\.[0-9]+)?[KMGT]?$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+Username = Annotated[str, Field(pattern=USERNAME)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Memory = Annotated[str, Field(pattern=MEMORY, examples=["512M", "2G"])]
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, assignments are checked."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class HubSection(Section):
+    ip: str = Field(
+        "127.0.0.1",
+        description="Address the public proxy listens on. Keep the loopback "
+        "default unless the hub is behind TLS or a trusted network.",
+    )
+    port: Port = Field(8000, description="Public port of the proxy (the URL users open).")
+    base_url: str = Field("/", description="URL prefix of the hub, starting and ending with '/'.")
+    api_port: Port = Field(8081, description="Port of the hub's internal API (user servers call it).")
+    proxy_api_port: Port = Field(8001, description="Port of the proxy's REST API (the hub calls it).")
+    data_dir: str | None = Field(
+        None,
+        description="Folder for the hub's state: database, cookie secret, demo "
+        "passwords and (local spawner) users' homes. Relative paths are relative "
+        "to the config file. Default: `.gemhub/data` in the gemhub checkout.",
+    )
+    db_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the hub database. Default: sqlite file in data_dir.",
+        examples=["postgresql://gemhub@127.0.0.1:5432/gemhub"],
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _slashes(cls, value: str) -> str:
+        if not (value.startswith("/") and value.endswith("/")):
+            raise ValueError(f"must start and end with '/' (got {value!r})")
+        return value
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"must be an IP address such as 127.0.0.1 (got {value!r})") from None
+        return value
+
+    @field_validator("db_url")
+    @classmethod
+    def _db(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(sqlite|postgresql|mysql)(\+\w+)?://", value):
+            raise ValueError("must be a sqlite://, postgresql:// or mysql:// URL")
+        return value
+
+
+class DemoAuth(Section):
+    users: list[Username] = Field(
+        ["demo"],
+        description="Users who may log in. Each gets a generated password, "
+        "printed once by `gemhub up` and kept in `<data_dir>/demo-passwords.json`.",
+    )
+
+
+class NativeAuth(Section):
+    open_signup: bool = Field(
+        False, description="Let new sign-ups in without an admin authorising them."
+    )
+    minimum_password_length: int = Field(10, ge=8, description="Shortest accepted password.")
+
+
+class OAuthAuth(Section):
+    login_service: str = Field("Identity provider", description="Name on the login button.")
+    client_id: str = Field(description="OAuth client id registered at the identity provider.")
+    client_secret_env: str = Field(
+        "GEMHUB_OAUTH_CLIENT_SECRET",
+        pattern=ENV_NAME,
+        description="Name of the environment variable holding the client secret "
+        "(secrets never go into gemhub.yaml).",
+    )
+    authorize_url: str = Field(description="The provider's authorization endpoint.")
+    token_url: str = Field(description="The provider's token endpoint.")
+    userdata_url: str = Field(description="The provider's userinfo endpoint.")
+    username_claim: str = Field("preferred_username", description="Claim used as the username.")
+    scope: list[str] = Field(["openid", "profile", "email"], description="Scopes requested.")
+    allowed_groups: list[str] = Field([], description="Only members of these groups may log in.")
+    claim_groups_key: str = Field("groups", description="Claim listing the user's groups.")
+
+    @field_validator("authorize_url", "token_url", "userdata_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http(s) URL (got {value!r})")
+        return value
+
+
+class AuthSection(Section):
+    type: Literal["demo", "native", "oauth"] = Field(
+        "demo",
+        description="`demo`: listed users with generated passwords (loopback only). "
+        "`native`: NativeAuthenticator sign-up with admin approval. "
+        "`oauth`: GenericOAuthenticator against an OpenID Connect provider (Keycloak, CDSE).",
+    )
+    admin_users: list[Username] = Field(["admin"], description="Users with admin rights.")
+    demo: DemoAuth = Field(default_factory=DemoAuth, description="Settings for `type: demo`.")
+    native: NativeAuth = Field(default_factory=NativeAuth, description="Settings for `type: native`.")
+    oauth: OAuthAuth | None = Field(None, description="Settings for `type: oauth` (required there).")
+
+
+class Profile(Section):
+    slug: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] = Field(description="Short id of the profile.")
+    display_name: str = Field(description="Name shown on the spawn page.")
+    description: str = Field("", description="One line shown under the name.")
+    image: str | None = Field(None, description="Image for this profile (default: spawner.image).")
+    cpu_limit: float | None = Field(None, gt=0, description="CPU cores (default: spawner.cpu_limit).")
+    mem_limit: Memory | None = Field(None, description="Memory (default: spawner.mem_limit).")
+    default: bool = Field(False, description="Preselected on the spawn page.")
+
+
+class LocalSpawner(Section):
+    user_env: str | None = Field(
+        None,
+        description="Virtualenv the user servers and kernels run from. "
+        "Default: `.gemhub/envs/user` in the gemhub checkout.",
+    )
+    home_root: str | None = Field(
+        None, description="Folder holding one home folder per user. Default: `<data_dir>/homes`."
+    )
+
+
+class DockerSpawnerSection(Section):
+    network_name: str = Field(
+        "host",
+        description="Docker network of user containers. `host` keeps everything on loopback "
+        "on a single server.",
+    )
+    volume_name_template: str = Field(
+        "gemhub-home-{username}", description="Named volume mounted as each user's home."
+    )
+    home_dir: str = Field("/home/jovyan", description="Home folder inside the user image.")
+
+
+class KubernetesSpawner(Section):
+    namespace: str = Field("gemhub", description="Namespace of user pods.")
+    storage_capacity: Memory | None = Field(
+        "10G", description="Size of each user's home volume; null for no persistent home."
+    )
+    storage_class: str | None = Field(None, description="StorageClass of home volumes.")
+    home_dir: str = Field("/home/jovyan", description="Home folder inside the user image.")
+
+
+class SpawnerSection(Section):
+    type: Literal["local", "docker", "kubernetes"] = Field(
+        "local",
+        description="`local`: user servers as processes from the user virtualenv. "
+        "`docker`: DockerSpawner on one server. `kubernetes`: KubeSpawner (the Helm chart).",
+    )
+    image: str | None = Field(None, description="User image (required for docker and kubernetes).")
+    default_url: str = Field("/lab", description="Page a user server opens on.")
+    cpu_limit: float | None = Field(None, gt=0, description="CPU cores per user (docker, kubernetes).")
+    mem_limit: Memory | None = Field(None, description="Memory per user (docker, kubernetes).")
+    start_timeout: int = Field(120, ge=10, description="Seconds a server may take to start.")
+    http_timeout: int = Field(60, ge=5, description="Seconds a started server may take to answer.")
+    environment: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field(
+        {}, description="Extra environment variables for every user server (no secrets)."
+    )
+    profiles: list[Profile] = Field(
+        [], description="Choices on the spawn page (docker: image only; kubernetes: all fields)."
+    )
+    local: LocalSpawner = Field(default_factory=LocalSpawner, description="Settings for `type: local`.")
+    docker: DockerSpawnerSection = Field(
+        default_factory=DockerSpawnerSection, description="Settings for `type: docker`."
+    )
+    kubernetes: KubernetesSpawner = Field(
+        default_factory=KubernetesSpawner, description="Settings for `type: kubernetes`."
+    )
+
+
+class CullingSection(Section):
+    enabled: bool = Field(True, description="Stop idle user servers (jupyterhub-idle-culler).")
+    timeout: int = Field(3600, ge=10, description="Seconds of inactivity before a server is stopped.")
+    every: int = Field(300, ge=5, description="Seconds between culler checks.")
+    max_age: int = Field(0, ge=0, description="Stop servers older than this many seconds (0: never).")
+    users: bool = Field(False, description="Also delete users who are idle (not just their servers).")
+
+
+class SandboxSection(Section):
+    enabled: bool = Field(
+        True, description="Users without their own credentials work against the offline sandbox."
+    )
+    url: str | None = Field(
+        None, description="URL of a running sandbox; default: `http://127.0.0.1:<port>`."
+    )
+    port: Port = Field(8010, description="Port of the sandbox on 127.0.0.1.")
+
+
+class SentinelHubSection(Section):
+    base_url: str = Field(
+        "https://services.sentinel-hub.com", description="Sentinel Hub endpoint for users with credentials."
+    )
+    token_url: str = Field(
+        "https://services.sentinel-hub.com/auth/realms/main/protocol/openid-connect/token",
+        description="OAuth token endpoint matching base_url.",
+    )
+    sandbox: SandboxSection = Field(default_factory=SandboxSection, description="The offline sandbox.")
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http(s) URL (got {value!r})")
+        return value
+
+
+class MarketplaceSection(Section):
+    enabled: bool = Field(
+        True, description="Offer the notebook marketplace as a hub service (once the marketplace ships)."
+    )
+    notebooks_dir: str | None = Field(
+        None,
+        description="Folder of curated notebooks, given to user servers as GEMHUB_NOTEBOOKS_DIR. "
+        "Default: `notebooks/` in the gemhub checkout.",
+    )
+
+
+class GemhubConfig(Section):
+    """Root of gemhub.yaml."""
+
+    hub: HubSection = Field(default_factory=HubSection, description="The hub process and its proxy.")
+    auth: AuthSection = Field(default_factory=AuthSection, description="Who may log in, and how.")
+    spawner: SpawnerSection = Field(default_factory=SpawnerSection, description="Where user servers run.")
+    culling: CullingSection = Field(default_factory=CullingSection, description="Stopping idle servers.")
+    sentinelhub: SentinelHubSection = Field(
+        default_factory=SentinelHubSection, description="Sentinel Hub endpoints given to user servers."
+    )
+    marketplace: MarketplaceSection = Field(
+        default_factory=MarketplaceSection, description="The curated notebook catalogue."
+    )

@@ -1,0 +1,29 @@
+"""The one function hub_config/jupyterhub_config.py calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import GemhubConfig
+from ..paths import Paths, proxy_command
+from . import auth, services, spawners
+
+
+def public_url(cfg: GemhubConfig) -> str:
+    host = f"[{cfg.hub.ip}]" if ":" in cfg.hub.ip else cfg.hub.ip
+    return f"http://{host}:{cfg.hub.port}{cfg.hub.base_url}"
+
+
+def configure(c, cfg: GemhubConfig, config_file: str | Path | None) -> Paths:
+    paths = Paths.of(cfg, config_file)
+    paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    c.JupyterHub.bind_url = public_url(cfg)
+    c.JupyterHub.db_url = paths.db_url
+    c.JupyterHub.cookie_secret_file = str(paths.data_dir / "jupyterhub_cookie_secret")
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{cfg.hub.proxy_api_port}"
+    c.ConfigurableHTTPProxy.pid_file = str(paths.data_dir / "proxy.pid")
+    c.ConfigurableHTTPProxy.command = [proxy_command()]
+    auth.apply(c, cfg, paths)
+    spawners.apply(c, cfg, paths)
+    services.apply(c, cfg)
+    return paths

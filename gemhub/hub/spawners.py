@@ -1,0 +1,104 @@
+"""spawner: section → one of three spawners, configured from the same fields.
+
+Only the lines that must differ between targets differ here; limits,
+timeouts, environment and default URL are set once on the base Spawner.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..config import GemhubConfig
+from ..paths import Paths
+
+
+def user_environment(cfg: GemhubConfig) -> dict[str, str]:
+    """Variables every user server gets, whatever the target."""
+    sh = cfg.sentinelhub
+    env = {
+        "GEMHUB_SH_BASE_URL": sh.base_url,
+        "GEMHUB_SH_TOKEN_URL": sh.token_url,
+    }
+    if sh.sandbox.enabled:
+        sandbox_url = sh.sandbox.url or f"http://127.0.0.1:{sh.sandbox.port}"
+        env["GEMHUB_SANDBOX_URL"] = sandbox_url.rstrip("/")
+    env.update(cfg.spawner.environment)
+    return env
+
+
+def _common(c, cfg: GemhubConfig) -> None:
+    s = cfg.spawner
+    c.Spawner.default_url = s.default_url
+    c.Spawner.start_timeout = s.start_timeout
+    c.Spawner.http_timeout = s.http_timeout
+    c.Spawner.environment = user_environment(cfg)
+    if s.cpu_limit is not None:
+        c.Spawner.cpu_limit = s.cpu_limit
+    if s.mem_limit is not None:
+        c.Spawner.mem_limit = s.mem_limit
+
+
+def _local(c, cfg: GemhubConfig, paths: Paths) -> None:
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{cfg.hub.api_port}"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(paths.home_root / "{username}")
+    c.Spawner.ip = "127.0.0.1"
+    bin_dir = paths.user_env / "bin"
+    c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
+    if os.geteuid() == 0:
+        # Local mode on a root shell (a container, CI); images run as uid 1000 instead.
+        c.Spawner.args = ["--allow-root"]
+    c.Spawner.environment["PATH"] = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
+    c.Spawner.environment["GEMHUB_NOTEBOOKS_DIR"] = str(paths.notebooks_dir)
+
+
+def _docker(c, cfg: GemhubConfig, paths: Paths) -> None:
+    d = cfg.spawner.docker
+    c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{cfg.hub.api_port}"
+    c.DockerSpawner.image = cfg.spawner.image
+    c.DockerSpawner.network_name = d.network_name
+    c.DockerSpawner.volumes = {d.volume_name_template: d.home_dir}
+    c.DockerSpawner.notebook_dir = d.home_dir
+    c.DockerSpawner.remove = True
+    if cfg.spawner.profiles:
+        c.DockerSpawner.allowed_images = {
+            p.display_name: p.image or cfg.spawner.image for p in cfg.spawner.profiles
+        }
+
+
+def _kubernetes(c, cfg: GemhubConfig, paths: Paths) -> None:
+    k = cfg.spawner.kubernetes
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+    c.KubeSpawner.image = cfg.spawner.image
+    c.KubeSpawner.namespace = k.namespace
+    if k.storage_capacity:
+        c.KubeSpawner.storage_pvc_ensure = True
+        c.KubeSpawner.storage_capacity = k.storage_capacity
+        if k.storage_class:
+            c.KubeSpawner.storage_class = k.storage_class
+        c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
+        c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": k.home_dir}]
+    if cfg.spawner.profiles:
+        c.KubeSpawner.profile_list = [
+            {
+                "display_name": p.display_name,
+                "slug": p.slug,
+                "description": p.description,
+                "default": p.default,
+                "kubespawner_override": {
+                    key: value
+                    for key, value in (("image", p.image), ("cpu_limit", p.cpu_limit), ("mem_limit", p.mem_limit))
+                    if value is not None
+                },
+            }
+            for p in cfg.spawner.profiles
+        ]
+
+
+TARGETS = {"local": _local, "docker": _docker, "kubernetes": _kubernetes}
+
+
+def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
+    _common(c, cfg)
+    TARGETS[cfg.spawner.type](c, cfg, paths)

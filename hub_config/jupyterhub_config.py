@@ -1,0 +1,22 @@
+# JupyterHub configuration for every gemhub target (local, docker, kubernetes).
+#
+# Nothing here differs between targets: the validated gemhub.yaml named by
+# $GEMHUB_CONFIG (built-in defaults when unset) decides everything, through
+# gemhub.hub.configure. An invalid config stops the hub before it starts, with
+# the same message `gemhub config validate` prints.
+import json
+import os
+import sys
+
+from gemhub.config import ConfigError, load_config
+from gemhub.hub import configure
+
+config_file = os.environ.get("GEMHUB_CONFIG") or None
+overrides = json.loads(os.environ.get("GEMHUB_CONFIG_OVERRIDES") or "{}")
+try:
+    gemhub_config = load_config(config_file, overrides)
+except ConfigError as error:
+    print(f"gemhub: invalid configuration, the hub will not start:\n{error}", file=sys.stderr)
+    sys.exit(2)
+
+configure(c, gemhub_config, config_file)  # noqa: F821 (c is JupyterHub's config object)

@@ -1,0 +1,1 @@
+"""Helpers that drive a real gemhub hub over HTTP, shared by tests and benchmarks."""
