@@ -27,17 +27,17 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
 
-$(HUB)/.synced: images/hub/requirements.lock tests/requirements.lock pyproject.toml | $(UV)
+$(HUB)/.synced: images/hub/requirements.lock tests/requirements.lock pyproject.toml sandbox/pyproject.toml | $(UV)
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(HUB)
 	VIRTUAL_ENV=$(HUB) $(UV) pip sync -q images/hub/requirements.lock tests/requirements.lock
-	VIRTUAL_ENV=$(HUB) $(UV) pip install -q --no-deps -e .
-	@if [ -f sandbox/pyproject.toml ]; then VIRTUAL_ENV=$(HUB) $(UV) pip install -q --no-deps -e sandbox; fi
+	VIRTUAL_ENV=$(HUB) $(UV) pip install -q --no-deps -e . -e sandbox
 	touch $@
 
-$(USERENV)/.synced: images/user/requirements.lock | $(UV)
+$(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspace/pyproject.toml workspace/lab-overrides.json | $(UV)
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(USERENV)
 	VIRTUAL_ENV=$(USERENV) $(UV) pip sync -q images/user/requirements.lock
-	@if [ -f sandbox/pyproject.toml ]; then VIRTUAL_ENV=$(USERENV) $(UV) pip install -q --no-deps -e sandbox; fi
+	VIRTUAL_ENV=$(USERENV) $(UV) pip install -q --no-deps -e sandbox -e workspace
+	install -D -m 644 workspace/lab-overrides.json $(USERENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
 proxy: images/proxy/node_modules/.package-lock.json

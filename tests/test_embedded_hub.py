@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from support.hub import processes_in
 from support.kernel import execute
 
 pytestmark = pytest.mark.slow
@@ -96,3 +97,17 @@ def test_idle_servers_are_culled_but_users_and_files_stay(hub_factory):
     alice.start_server()
     kept = alice.http.get(f"{server}/api/contents/kept.txt", headers={"Authorization": f"token {token}"}, timeout=30)
     assert kept.json()["content"] == "still here"
+
+
+def test_ctrl_c_stops_the_hub_and_everything_it_started(hub_factory):
+    hub = hub_factory(["alice"])
+    alice = hub.session("alice")
+    assert alice.login().status_code == 302
+    alice.start_server()
+    started = processes_in(hub.config_file.parent)
+    commands = " | ".join(started.values())
+    for part in ("jupyterhub", "configurable-http-proxy", "jupyterhub_idle_culler", "jupyterhub-singleuser"):
+        assert part in commands, f"{part} not running under the hub folder: {commands}"
+
+    assert hub.stop() == 0
+    assert processes_in(hub.config_file.parent) == {}, "every process the hub started has ended"

@@ -12,12 +12,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 MEMORY = r"^[0-9]+(\.[0-9]+)?[KMGT]?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"must be an http(s) URL (got {value!r})")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Username = Annotated[str, Field(pattern=USERNAME)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Memory = Annotated[str, Field(pattern=MEMORY, examples=["512M", "2G"])]
@@ -101,20 +110,13 @@ class OAuthAuth(Section):
         description="Name of the environment variable holding the client secret "
         "(secrets never go into gemhub.yaml).",
     )
-    authorize_url: str = Field(description="The provider's authorization endpoint.")
-    token_url: str = Field(description="The provider's token endpoint.")
-    userdata_url: str = Field(description="The provider's userinfo endpoint.")
+    authorize_url: HttpUrl = Field(description="The provider's authorization endpoint.")
+    token_url: HttpUrl = Field(description="The provider's token endpoint.")
+    userdata_url: HttpUrl = Field(description="The provider's userinfo endpoint.")
     username_claim: str = Field("preferred_username", description="Claim used as the username.")
     scope: list[str] = Field(["openid", "profile", "email"], description="Scopes requested.")
     allowed_groups: list[str] = Field([], description="Only members of these groups may log in.")
     claim_groups_key: str = Field("groups", description="Claim listing the user's groups.")
-
-    @field_validator("authorize_url", "token_url", "userdata_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"must be an http(s) URL (got {value!r})")
-        return value
 
 
 class AuthSection(Section):
@@ -211,28 +213,21 @@ class SandboxSection(Section):
     enabled: bool = Field(
         True, description="Users without their own credentials work against the offline sandbox."
     )
-    url: str | None = Field(
+    url: HttpUrl | None = Field(
         None, description="URL of a running sandbox; default: `http://127.0.0.1:<port>`."
     )
     port: Port = Field(8010, description="Port of the sandbox on 127.0.0.1.")
 
 
 class SentinelHubSection(Section):
-    base_url: str = Field(
+    base_url: HttpUrl = Field(
         "https://services.sentinel-hub.com", description="Sentinel Hub endpoint for users with credentials."
     )
-    token_url: str = Field(
+    token_url: HttpUrl = Field(
         "https://services.sentinel-hub.com/auth/realms/main/protocol/openid-connect/token",
         description="OAuth token endpoint matching base_url.",
     )
     sandbox: SandboxSection = Field(default_factory=SandboxSection, description="The offline sandbox.")
-
-    @field_validator("base_url", "token_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"must be an http(s) URL (got {value!r})")
-        return value
 
 
 class MarketplaceSection(Section):

@@ -162,3 +162,23 @@ class UserSession:
     def open_lab(self) -> requests.Response:
         """GET JupyterLab through the proxy, following the hub's OAuth redirects."""
         return self.http.get(f"{self.url}/user/{self.user}/lab", timeout=60)
+
+
+def processes_in(folder: Path) -> dict[int, str]:
+    """Processes whose working directory is inside `folder`, with their command lines.
+
+    `gemhub up` runs the hub, proxy and culler in the data dir and each user
+    server in its home, so this finds everything a hub started."""
+    found = {}
+    folder = folder.resolve()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cwd == folder or folder in cwd.parents:
+            found[int(proc.name)] = cmdline.strip()
+    return found

@@ -1,0 +1,94 @@
+"""`gemhub notebooks`: run curated notebooks headless, and lint them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..paths import state_home
+from .options import config_option, load_or_exit
+
+
+
+@click.group()
+def notebooks() -> None:
+    """Test and lint notebooks."""
+
+
+@notebooks.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--jobs", "-j", default=2, show_default=True, help="Notebooks run in parallel.")
+@click.option("--timeout", default=600, show_default=True, help="Seconds one notebook may run.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Report JSON path.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Executed notebooks go here.")
+@click.option("--force", is_flag=True, help="Run every notebook, even unchanged ones that passed.")
+@config_option
+def test_cmd(paths, jobs, timeout, report_path, out_dir, force, config_file) -> None:
+    """Run notebooks with papermill against the sandbox; exit 1 if any fails."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..notebooks.runner import RunOptions, discover, run
+    from ..paths import Paths
+
+    cfg = load_or_exit(config_file)
+    found = discover(list(paths) or [Path("notebooks")])
+    if not found:
+        click.echo("gemhub notebooks test: no notebooks found", err=True)
+        raise SystemExit(2)
+    out_dir = out_dir or state_home() / "notebook-runs"
+    options = RunOptions(
+        out_dir=out_dir.resolve(),
+        report_path=(report_path or out_dir / "report.json").resolve(),
+        user_env=Paths.of(cfg, config_file).user_env,
+        jobs=jobs,
+        timeout=timeout,
+        force=force,
+    )
+    console = Console(stderr=True)
+    marks = {"passed": "[green]passed[/]", "failed": "[red]FAILED[/]", "timeout": "[red]TIMEOUT[/]"}
+    with Progress(
+        TextColumn("notebooks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("run", total=len(found))
+
+        def done(result) -> None:
+            how = "cached, unchanged since it passed" if result.cached else f"{result.duration_s:.1f}s"
+            line = f"{marks[result.status]} {result.path} ({how})"
+            if result.status != "passed":
+                where = f" in cell {result.failing_cell}" if result.failing_cell else ""
+                line += f"{where}: {result.error.splitlines()[0] if result.error else ''}"
+            progress.console.print(line, highlight=False, soft_wrap=True)
+            progress.advance(task)
+
+        report = run(found, options, on_done=done)
+    s = report.summary
+    console.print(
+        f"notebooks: {s.passed} passed, {s.failed} failed, {s.timeout} timed out "
+        f"({s.cached} cached) in {s.wall_s:.1f}s; report: {options.report_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise SystemExit(0 if s.failed == 0 and s.timeout == 0 else 1)
+
+
+@notebooks.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def lint(paths) -> None:
+    """Check notebooks: format, metadata, parameters, secrets, paths, outputs, size."""
+    from ..notebooks.lint import lint_paths
+
+    problems, count = lint_paths(list(paths) or [Path("notebooks")])
+    for problem in problems:
+        click.echo(problem, err=True)
+    click.echo(f"{count} notebook(s) checked, {len(problems)} problem(s)")
+    raise SystemExit(1 if problems else 0)
+
+
+@notebooks.command("report-schema")
+def report_schema() -> None:
+    """Print the JSON schema of the runner's report."""
+    from ..notebooks.report import dumps_schema
+
+    click.echo(dumps_schema())

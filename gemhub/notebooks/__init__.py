@@ -1,0 +1,1 @@
+"""Curated notebooks: their metadata, the headless runner, its report, and lint."""

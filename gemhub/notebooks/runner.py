@@ -1,0 +1,250 @@
+"""Headless notebook runs: papermill in parallel, cached, with a JSON report.
+
+Each notebook runs as its own papermill process in the hub environment,
+driving a kernel of the user environment (kernel.py), against a sandbox with
+throwaway credentials. A notebook whose content, parameters and environment
+are unchanged since it last passed is not run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import papermill
+
+from ..paths import CHECKOUT
+from ..secrets_scan import find_secrets, redact
+from . import kernel, outputs
+from .report import Environment, NotebookResult, Report, Summary
+
+RUNNER_VERSION = "1"
+# What "the environment" means for caching: the user lock and the user-side code.
+ENVIRONMENT_FILES = ("images/user/requirements.lock",)
+ENVIRONMENT_DIRS = ("sandbox/gemhub_sandbox", "workspace/gemhub_workspace")
+
+
+@dataclass
+class RunOptions:
+    out_dir: Path
+    report_path: Path
+    user_env: Path
+    jobs: int = 2
+    timeout: float = 600
+    force: bool = False
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        else:
+            found.append(path)
+    return found
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def environment_hash() -> str:
+    digest = hashlib.sha256(RUNNER_VERSION.encode())
+    for name in ENVIRONMENT_FILES:
+        path = CHECKOUT / name
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    for name in ENVIRONMENT_DIRS:
+        for path in sorted((CHECKOUT / name).rglob("*.py")):
+            digest.update(path.relative_to(CHECKOUT).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def content_hash(path: Path) -> str:
+    """Hash of what executes: cell types and sources, not outputs or counts."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [(c.cell_type, c.source) for c in nb.cells]
+    return _sha256(json.dumps(cells).encode())
+
+
+def parameters_for(path: Path, run_dir: Path) -> dict:
+    """Point the notebook's output_dir (if it has one) into this run's folder."""
+    declared = papermill.inspect_notebook(str(path))
+    return {"output_dir": str(run_dir / "outputs")} if "output_dir" in declared else {}
+
+
+def cache_key(path: Path, env_hash: str) -> str:
+    declared = papermill.inspect_notebook(str(path))
+    return _sha256(f"{content_hash(path)}|{sorted(declared)}|{env_hash}".encode())
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and every descendant (the kernel runs in its own session)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    todo, victims = [pid], []
+    while todo:
+        current = todo.pop()
+        victims.append(current)
+        todo += children.get(current, [])
+    for victim in victims:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_one(path: Path, key: str, options: RunOptions, env: dict, secrets: list[str]) -> NotebookResult:
+    slug = path.stem
+    run_dir = options.out_dir / slug
+    run_dir.mkdir(parents=True, exist_ok=True)
+    output = run_dir / f"{slug}.ipynb"
+    output.unlink(missing_ok=True)
+    parameters = parameters_for(path, run_dir)
+    argv = [sys.executable, "-m", "papermill", str(path), str(output), "-k", kernel.NAME]
+    argv += ["--cwd", str(run_dir), "--no-progress-bar"]
+    for name, value in parameters.items():
+        argv += ["-p", name, value]
+    started = time.monotonic()
+    log = run_dir / "papermill.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            code = process.wait(options.timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _kill_tree(process.pid)
+            process.wait()
+            code, timed_out = -9, True
+    duration = round(time.monotonic() - started, 2)
+    status, failing_cell, error = outputs.outcome(path, output, code, timed_out, log)
+    leaked = find_secrets(output.read_text(), secrets) if output.exists() else []
+    if leaked:
+        output.write_text(redact(output.read_text(), secrets))
+        status, error = "failed", f"output contains credentials ({', '.join(leaked)}); redacted, not published"
+    thumbnail = outputs.thumbnail(output, run_dir / f"{slug}.png") if status == "passed" else None
+    return NotebookResult(
+        path=str(path),
+        slug=slug,
+        status=status,
+        cached=False,
+        duration_s=duration,
+        finished_at=datetime.now(timezone.utc),
+        failing_cell=failing_cell,
+        error=redact(error, secrets) if error else None,
+        output_notebook=str(output) if output.exists() else None,
+        thumbnail=str(thumbnail) if thumbnail else None,
+        cache_key=key,
+        parameters=parameters,
+    )
+
+
+class RunCache:
+    """Results of notebooks that passed, by path, kept across runs in the output folder.
+
+    Separate from the report so that running a subset never forgets the rest."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            raw = json.loads(path.read_text())
+            self.entries = {k: NotebookResult.model_validate(v) for k, v in raw.items()}
+        except (FileNotFoundError, ValueError):
+            self.entries = {}
+
+    def reusable(self, path: Path, key: str) -> NotebookResult | None:
+        result = self.entries.get(str(path))
+        if result and result.cache_key == key and result.output_notebook and Path(result.output_notebook).exists():
+            return result.model_copy(update={"cached": True})
+        return None
+
+    def record(self, result: NotebookResult) -> None:
+        if result.status == "passed":
+            self.entries[result.path] = result
+        else:
+            self.entries.pop(result.path, None)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps({k: v.model_dump(mode="json") for k, v in self.entries.items()}, indent=1))
+
+
+def run(
+    notebooks: list[Path],
+    options: RunOptions,
+    on_start: Callable[[Path], None] = lambda p: None,
+    on_done: Callable[[NotebookResult], None] = lambda r: None,
+) -> Report:
+    from ..sandbox_process import start_sandbox
+
+    started = time.monotonic()
+    env_hash = environment_hash()
+    cache = RunCache(options.out_dir / "cache.json")
+    results: dict[Path, NotebookResult] = {}
+    todo = []
+    for path in notebooks:
+        key = cache_key(path, env_hash)
+        reused = None if options.force else cache.reusable(path, key)
+        if reused:
+            results[path] = reused
+            on_done(reused)
+        else:
+            todo.append((path, key))
+    if todo:
+        jupyter_path = kernel.ensure_kernelspec(options.user_env)
+        with start_sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="gemhub-run-home-") as home:
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith(("SH_", "GEMHUB_SANDBOX_", "JUPYTERHUB_"))
+            }
+            env.update(sandbox.environment())
+            env.update(JUPYTER_PATH=str(jupyter_path), HOME=home, PYTHONHASHSEED="0")
+            secrets = [sandbox.client_secret, sandbox.client_id]
+            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+                futures = {}
+                for path, key in todo:
+                    on_start(path)
+                    futures[pool.submit(run_one, path, key, options, env, secrets)] = path
+                for future in as_completed(futures):
+                    result = future.result()
+                    results[futures[future]] = result
+                    cache.record(result)
+                    on_done(result)
+            cache.save()
+    ordered = [results[path] for path in notebooks]
+    report = Report(
+        generated_at=datetime.now(timezone.utc),
+        environment=Environment(
+            user_lock_sha256=_sha256((CHECKOUT / ENVIRONMENT_FILES[0]).read_bytes()),
+            kernel=kernel.NAME,
+            python=sys.version.split()[0],
+        ),
+        summary=Summary(
+            total=len(ordered),
+            passed=sum(r.status == "passed" for r in ordered),
+            failed=sum(r.status == "failed" for r in ordered),
+            timeout=sum(r.status == "timeout" for r in ordered),
+            cached=sum(r.cached for r in ordered),
+            wall_s=round(time.monotonic() - started, 2),
+        ),
+        notebooks=ordered,
+    )
+    report.write(options.report_path)
+    return report

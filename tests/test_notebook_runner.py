@@ -1,0 +1,120 @@
+"""`gemhub notebooks test`: real papermill runs in user-environment kernels."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import nbformat
+import pytest
+
+from support.notebooks import write_notebook
+
+GEMHUB = Path(sys.executable).parent / "gemhub"
+
+
+def run_notebooks(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [GEMHUB, "notebooks", "test", *map(str, args), "--out-dir", "runs", "--report", "runs/report.json"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def report(cwd: Path) -> dict:
+    return json.loads((cwd / "runs" / "report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """One run over a passing, a failing and a timing-out notebook (shared: it takes a while)."""
+    folder = tmp_path_factory.mktemp("suite")
+    books = folder / "books"
+    books.mkdir()
+    write_notebook(
+        books / "passing.ipynb",
+        "import matplotlib.pyplot as plt, numpy, sentinelhub\nplt.imshow(numpy.eye(8)); plt.show()",
+        "print('done')",
+    )
+    # cell 3 of the source notebook raises (a markdown cell is cell 2)
+    write_notebook(books / "failing.ipynb", "{}['missing']", "print('never')", markdown_at=1)
+    write_notebook(books / "slow.ipynb", "import time\ntime.sleep(600)")
+    run = subprocess.run(
+        [GEMHUB, "notebooks", "test", "books", "--timeout", "20", "--out-dir", "runs", "--report", "runs/report.json"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=300,
+    )
+    return folder, run
+
+
+def test_report_says_exactly_what_happened(suite):
+    folder, run = suite
+    assert run.returncode == 1, run.stderr
+    results = {r["slug"]: r for r in report(folder)["notebooks"]}
+    assert results["passing"]["status"] == "passed" and results["passing"]["failing_cell"] is None
+    assert results["failing"]["status"] == "failed"
+    assert results["failing"]["failing_cell"] == 3
+    assert results["failing"]["error"] == "KeyError: 'missing'"
+    assert results["slow"]["status"] == "timeout"
+    assert results["slow"]["failing_cell"] == 2
+    assert "FAILED books/failing.ipynb" in run.stderr and "in cell 3: KeyError" in run.stderr
+    assert "TIMEOUT books/slow.ipynb" in run.stderr
+    assert "notebooks: 1 passed, 1 failed, 1 timed out" in run.stderr
+
+
+def test_outputs_thumbnail_and_schema(suite):
+    folder, _ = suite
+    data = report(folder)
+    schema = json.loads(subprocess.run([GEMHUB, "notebooks", "report-schema"], capture_output=True, check=True).stdout)
+    jsonschema.validate(data, schema)
+    passing = next(r for r in data["notebooks"] if r["slug"] == "passing")
+    executed = nbformat.read(passing["output_notebook"], as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "done\n"
+    assert Path(passing["thumbnail"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert passing["parameters"]["output_dir"].endswith("runs/passing/outputs")
+
+
+def test_unchanged_passing_notebook_is_not_rerun_until_edited(tmp_path):
+    book = write_notebook(tmp_path / "ndvi.ipynb", "print(1 + 1)")
+    first = run_notebooks(book, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert report(tmp_path)["notebooks"][0]["cached"] is False
+
+    second = run_notebooks(book, cwd=tmp_path)
+    assert second.returncode == 0
+    assert "cached, unchanged since it passed" in second.stderr
+    assert report(tmp_path)["notebooks"][0]["cached"] is True
+
+    write_notebook(tmp_path / "ndvi.ipynb", "print(1 + 2)")  # a one-character edit
+    third = run_notebooks(book, cwd=tmp_path)
+    assert third.returncode == 0
+    entry = report(tmp_path)["notebooks"][0]
+    assert entry["cached"] is False
+    assert nbformat.read(entry["output_notebook"], as_version=4).cells[-1].outputs[0]["text"] == "3\n"
+
+    forced = subprocess.run(
+        [GEMHUB, "notebooks", "test", book, "--out-dir", "runs", "--report", "runs/report.json", "--force"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert forced.returncode == 0 and report(tmp_path)["notebooks"][0]["cached"] is False
+
+
+def test_an_output_that_shows_the_sandbox_secret_is_redacted_and_fails(tmp_path):
+    book = write_notebook(
+        tmp_path / "leaky.ipynb",
+        "import os\nprint('secret is', os.environ['GEMHUB_SANDBOX_CLIENT_SECRET'])",
+    )
+    run = run_notebooks(book, cwd=tmp_path)
+    assert run.returncode == 1
+    entry = report(tmp_path)["notebooks"][0]
+    assert entry["status"] == "failed"
+    assert "output contains credentials" in entry["error"]
+    executed = nbformat.read(entry["output_notebook"], as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "secret is [secret]\n"
