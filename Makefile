@@ -45,9 +45,11 @@ proxy: images/proxy/node_modules/.package-lock.json
 images/proxy/node_modules/.package-lock.json: images/proxy/package-lock.json
 	cd images/proxy && npm ci --no-audit --no-fund --silent
 
-# Debian packages the tests need (a real browser); installed only when missing.
+# Debian packages the tests need (a real browser; graphviz for eo-learn's
+# execution reports); installed only when missing.
 system-deps:
-	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
+	@command -v chromium >/dev/null && command -v dot >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q chromium chromium-driver graphviz; }
 
 # Re-resolve the lock files from the .in files (needs PyPI).
 locks: | $(UV)

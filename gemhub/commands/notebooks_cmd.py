@@ -86,6 +86,37 @@ def lint(paths) -> None:
     raise SystemExit(1 if problems else 0)
 
 
+@notebooks.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option
+def record(paths, config_file) -> None:
+    """Run nbval notebooks and commit their outputs into the source files."""
+    from ..notebooks.metadata import read_meta
+    from ..notebooks.record import record_outputs
+    from ..notebooks.runner import RunOptions, run
+    from ..paths import Paths
+
+    import nbformat
+
+    not_nbval = [str(p) for p in paths if not read_meta(nbformat.read(p, as_version=4)).nbval]
+    if not_nbval:
+        click.echo(f"gemhub notebooks record: not marked nbval: true: {', '.join(not_nbval)}", err=True)
+        raise SystemExit(2)
+    cfg = load_or_exit(config_file)
+    out_dir = state_home() / "notebook-record"
+    options = RunOptions(out_dir=out_dir, report_path=out_dir / "report.json",
+                         user_env=Paths.of(cfg, config_file).user_env, force=True)
+    report = run(list(paths), options)
+    failed = [r for r in report.notebooks if r.status != "passed"]
+    for result in report.notebooks:
+        if result.status == "passed":
+            count = record_outputs(Path(result.path), Path(result.output_notebook))
+            click.echo(f"{result.path}: recorded outputs of {count} cell(s)")
+        else:
+            click.echo(f"{result.path}: {result.status}: {result.error}", err=True)
+    raise SystemExit(1 if failed else 0)
+
+
 @notebooks.command("report-schema")
 def report_schema() -> None:
     """Print the JSON schema of the runner's report."""

@@ -110,7 +110,24 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
+KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Address already in use")
+
+
 def run_one(path: Path, key: str, options: RunOptions, env: dict, secrets: list[str]) -> NotebookResult:
+    """Run a notebook; retry once when its kernel failed to start.
+
+    Kernels started at the same moment can race for the same free TCP port
+    (jupyter_client picks ports by probing); that says nothing about the
+    notebook, so it gets a second chance. A failure inside a cell does not."""
+    result = _run_once(path, key, options, env, secrets)
+    log = options.out_dir / path.stem / "papermill.log"
+    if result.status == "failed" and result.failing_cell is None and log.exists():
+        if any(sign in log.read_text(errors="replace") for sign in KERNEL_START_FAILURES):
+            result = _run_once(path, key, options, env, secrets)
+    return result
+
+
+def _run_once(path: Path, key: str, options: RunOptions, env: dict, secrets: list[str]) -> NotebookResult:
     slug = path.stem
     run_dir = options.out_dir / slug
     run_dir.mkdir(parents=True, exist_ok=True)

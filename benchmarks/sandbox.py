@@ -1,0 +1,158 @@
+"""Latency benchmark for the Sentinel Hub sandbox (run with the user env's python).
+
+Starts the sandbox as a subprocess on 127.0.0.1, then times unchanged sentinelhub-py /
+eo-learn calls against it. Writes benchmarks/results/sandbox.json and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import selectors
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "sandbox.json"
+TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
+L1C_BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
+
+SIMPLE_13 = """//VERSION=3
+function setup() {
+  return {input: [{bands: %(bands)s, units: "REFLECTANCE"}],
+          output: {bands: 13, sampleType: "FLOAT32"}};
+}
+function evaluatePixel(s) { return [%(ret)s]; }
+""" % {"bands": json.dumps(L1C_BANDS), "ret": ", ".join(f"s.{b}" for b in L1C_BANDS)}
+
+ORBIT_13 = """//VERSION=3
+function setup() {
+  return {input: [{bands: %(bands)s, units: %(units)s}],
+          output: {bands: 13, sampleType: "FLOAT32"}, mosaicking: "ORBIT"};
+}
+function preProcessScenes(collections) {
+  collections.scenes.orbits = collections.scenes.orbits.slice(0, 20);
+  return collections;
+}
+function evaluatePixel(samples) {
+  // most recent cloud-free observation, falling back to the most recent one
+  var best = samples[0];
+  for (var i = 0; i < samples.length; i++) {
+    if (samples[i].CLM === 0 && samples[i].dataMask === 1) { best = samples[i]; break; }
+  }
+  return [%(ret)s];
+}
+""" % {"bands": json.dumps(L1C_BANDS + ["CLM", "dataMask"]), "units": json.dumps(["REFLECTANCE"] * 13 + ["DN", "DN"]),
+       "ret": ", ".join(f"best.{b}" for b in L1C_BANDS)}
+
+
+def start_sandbox(workdir: Path, workers: int):
+    clients = workdir / "clients.json"
+    clients.write_text(json.dumps({"bench-id": "bench-secret"}))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "sandbox"), HOME=str(workdir))
+    proc = subprocess.Popen([sys.executable, "-m", "gemhub_sandbox", "serve", "--port", "0", "--clients",
+                             str(clients), "--workers", str(workers)], env=env, stdout=subprocess.PIPE,
+                            stderr=open(workdir / "stderr.log", "wb"))
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    if not sel.select(timeout=60):
+        proc.kill()
+        raise SystemExit("sandbox did not start")
+    line = proc.stdout.readline().decode().strip()
+    return proc, line.rsplit(" ", 1)[1]
+
+
+def timed(fn, repeats: int) -> dict:
+    fn()  # warm-up: token fetch, V8 start-up, imports
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return {"median_s": round(statistics.median(samples), 4), "min_s": round(min(samples), 4),
+            "max_s": round(max(samples), 4), "runs": [round(s, 4) for s in samples]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--eolearn-repeats", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2, help="sandbox render threads")
+    args = parser.parse_args()
+
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    from eolearn.core import FeatureType
+    from eolearn.io import SentinelHubInputTask
+    from sentinelhub import (CRS, BBox, DataCollection, MimeType, SentinelHubRequest, SHConfig)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_sandbox(Path(tmp), args.workers)
+        try:
+            config = SHConfig(use_defaults=True, sh_client_id="bench-id", sh_client_secret="bench-secret",
+                              sh_base_url=url, sh_token_url=url + TOKEN_PATH)
+            l1c = DataCollection.SENTINEL2_L1C.define_from("SANDBOX_BENCH_L1C", service_url=url)
+            bbox = BBox((455000, 5100000, 460120, 5105120), CRS("32633"))  # 512 x 512 px at 10 m
+
+            def process(evalscript, interval, area=None):
+                request = SentinelHubRequest(
+                    evalscript=evalscript,
+                    input_data=[SentinelHubRequest.input_data(l1c, time_interval=interval)],
+                    responses=[SentinelHubRequest.output_response("default", MimeType.TIFF)],
+                    bbox=area or bbox, size=(512, 512), config=config)
+                data = request.get_data()[0]
+                assert data.shape == (512, 512, 13)
+
+            results = {}
+            results["process_512x512x13_simple_1date"] = timed(
+                lambda: process(SIMPLE_13, ("2023-06-01", "2023-06-05")), args.repeats)
+            shifts = iter(range(1, 100))
+
+            def new_area():  # a never-seen area each run: no cached terrain in the server
+                dx = 5120 * next(shifts)
+                return BBox((455000 + dx, 5100000, 460120 + dx, 5105120), CRS("32633"))
+
+            results["process_512x512x13_simple_1date_new_area"] = timed(
+                lambda: process(SIMPLE_13, ("2023-06-01", "2023-06-05"), new_area()), args.repeats)
+            results["process_512x512x13_orbit_20dates"] = timed(
+                lambda: process(ORBIT_13, ("2023-04-01", "2023-07-15")), args.repeats)
+
+            big = BBox((455000, 5100000, 465000, 5110000), CRS("32633"))  # 1000 x 1000 px at 10 m
+            task = SentinelHubInputTask(data_collection=l1c, resolution=10, bands_feature=(FeatureType.DATA, "BANDS"),
+                                        additional_data=[(FeatureType.MASK, "dataMask")], config=config,
+                                        max_threads=args.workers)
+            n_dates = []
+
+            def eolearn_year():
+                eop = task.execute(bbox=big, time_interval=("2023-01-01", "2023-12-31"))
+                assert eop.data["BANDS"].shape[1:] == (1000, 1000, 13)
+                n_dates.append(len(eop.timestamps))
+
+            results["eolearn_input_task_1000x1000x13_1year"] = timed(eolearn_year, args.eolearn_repeats)
+            results["eolearn_input_task_1000x1000x13_1year"]["dates"] = n_dates[-1]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+    report = {
+        "benchmark": "gemhub sandbox (Sentinel Hub emulator)",
+        "target": {"process_512x512x13_simple_1date": "median < 0.3 s"},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "sandbox_workers": args.workers,
+        "results": results,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{'case':45s} {'median s':>9s} {'min s':>8s} {'max s':>8s}")
+    for name, row in results.items():
+        extra = f"  ({row['dates']} dates)" if "dates" in row else ""
+        print(f"{name:45s} {row['median_s']:9.3f} {row['min_s']:8.3f} {row['max_s']:8.3f}{extra}")
+    print(f"written to {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

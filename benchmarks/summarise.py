@@ -1,0 +1,89 @@
+"""Write the README's benchmark table from benchmarks/results/*.json.
+
+    .gemhub/envs/hub/bin/python benchmarks/summarise.py [--check]
+
+The README never carries hand-copied figures: this script reads each result
+file and rewrites the block between the benchmark markers. `--check` exits 1
+when the README is out of date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+README = HERE.parent / "README.md"
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def _spawn(data: dict) -> list[tuple[str, str, str]]:
+    return [
+        ("login → JupyterLab 200, server stopped (cold)", f"{data['cold']['median']:.2f} s", "median of "
+         f"{len(data['cold']['samples'])}"),
+        ("login → JupyterLab 200, server running (warm)", f"{data['warm']['median']:.2f} s", "median of "
+         f"{len(data['warm']['samples'])}"),
+    ]
+
+
+def _sandbox(data: dict) -> list[tuple[str, str, str]]:
+    names = {
+        "process_512x512x13_simple_1date": "sandbox Process API, 512×512, 13 bands, 1 date",
+        "process_512x512x13_orbit_20dates": "sandbox Process API, 512×512, 13 bands, 20 dates (ORBIT)",
+        "eolearn_input_task_1000x1000x13_1year": "eo-learn SentinelHubInputTask, 1000×1000 px, 1 year",
+    }
+    rows = []
+    for key, label in names.items():
+        if key in data["results"]:
+            result = data["results"][key]
+            note = f"median of {len(result['runs'])}"
+            if key in data.get("target", {}):
+                note += f"; target {data['target'][key]}"
+            if "dates" in result:
+                note += f"; {result['dates']} dates"
+            rows.append((label, f"{result['median_s']:.2f} s", note))
+    return rows
+
+
+def _notebooks(data: dict) -> list[tuple[str, str, str]]:
+    rows = [
+        (f"curated notebook suite, `--jobs {data['jobs']}`", f"{data['suite_s']:.0f} s",
+         f"{data['notebooks']} notebooks; target < 600 s"),
+        ("same notebooks, sequential plain papermill loop", f"{data['sequential_s']:.0f} s",
+         f"runner speed-up ×{data['sequential_s'] / data['suite_s']:.2f}"),
+        ("no-change re-run (all cached)", f"{data['rerun_s']:.2f} s", "target < 5 s"),
+    ]
+    return rows
+
+
+SOURCES = {"spawn.json": _spawn, "sandbox.json": _sandbox, "notebooks.json": _notebooks}
+
+
+def table() -> str:
+    lines = ["| measure | result | notes |", "| --- | --- | --- |"]
+    for name, rows_of in SOURCES.items():
+        path = HERE / "results" / name
+        if path.exists():
+            for measure, result, note in rows_of(json.loads(path.read_text())):
+                lines.append(f"| {measure} | {result} | {note} |")
+    machine = "2 cores, 24 GiB, Python 3.11 (the CI machine)"
+    return "\n".join([f"Measured on {machine}; raw figures in `benchmarks/results/`.", "", *lines])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if README.md is out of date")
+    args = parser.parse_args()
+    text = README.read_text()
+    start, end = text.index(START) + len(START), text.index(END)
+    new = text[:start] + "\n" + table() + "\n" + text[end:]
+    if args.check:
+        return 0 if new == text else 1
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

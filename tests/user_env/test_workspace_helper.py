@@ -1,0 +1,73 @@
+"""gemhub_workspace.sh_config: the user's credentials when set, the sandbox otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sentinelhub import CRS, BBox, DataCollection, MimeType, SentinelHubRequest
+
+import gemhub_workspace
+from gemhub_workspace import NoEndpointError, data_collection, sh_config
+
+EVALSCRIPT = """//VERSION=3
+function setup() { return {input: ["B04", "dataMask"], output: {bands: 1, sampleType: "FLOAT32"}}; }
+function evaluatePixel(s) { return [s.B04]; }"""
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("SH_CLIENT_ID", "SH_CLIENT_SECRET", "GEMHUB_SH_BASE_URL", "GEMHUB_SH_TOKEN_URL",
+                 "GEMHUB_SANDBOX_URL", "GEMHUB_SANDBOX_CLIENT_ID", "GEMHUB_SANDBOX_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def _red_band(config):
+    request = SentinelHubRequest(
+        evalscript=EVALSCRIPT,
+        input_data=[SentinelHubRequest.input_data(data_collection(DataCollection.SENTINEL2_L2A, config),
+                                                  time_interval=("2023-06-01", "2023-06-30"))],
+        responses=[SentinelHubRequest.output_response("default", MimeType.TIFF)],
+        bbox=BBox((14.56, 46.08, 14.60, 46.10), crs=CRS.WGS84),
+        size=(32, 32),
+        config=config,
+    )
+    return request.get_data()[0]
+
+
+def test_without_credentials_the_sandbox_is_used_with_a_notice(clean_env, sandbox, capsys):
+    clean_env.setenv("GEMHUB_SANDBOX_URL", sandbox.url)
+    clean_env.setenv("GEMHUB_SANDBOX_CLIENT_ID", "bob-id")
+    clean_env.setenv("GEMHUB_SANDBOX_CLIENT_SECRET", "bob-secret")
+    config = sh_config()
+    assert "using the offline sandbox" in capsys.readouterr().out
+    assert gemhub_workspace.using_sandbox()
+    assert config.sh_base_url == sandbox.url and config.sh_client_id == "bob-id"
+    red = _red_band(config)
+    assert red.shape == (32, 32) and red.dtype == np.float32 and 0 < red.mean() < 1
+
+
+def test_users_own_credentials_win_and_reach_their_endpoint(clean_env, sandbox, capsys):
+    clean_env.setenv("GEMHUB_SANDBOX_URL", "http://127.0.0.1:9")  # must not be used
+    clean_env.setenv("SH_CLIENT_ID", "alice-id")
+    clean_env.setenv("SH_CLIENT_SECRET", "alice-secret")
+    clean_env.setenv("GEMHUB_SH_BASE_URL", sandbox.url)
+    clean_env.setenv("GEMHUB_SH_TOKEN_URL", sandbox.url + "/auth/realms/main/protocol/openid-connect/token")
+    config = sh_config()
+    assert capsys.readouterr().out == ""
+    assert not gemhub_workspace.using_sandbox()
+    assert (config.sh_client_id, config.sh_base_url) == ("alice-id", sandbox.url)
+    assert _red_band(config).shape == (32, 32)
+
+
+def test_collections_follow_the_configured_endpoint(clean_env, sandbox):
+    clean_env.setenv("GEMHUB_SANDBOX_URL", sandbox.url)
+    config = sh_config(quiet=True)
+    moved = data_collection(DataCollection.SENTINEL2_L2A, config)
+    assert moved.service_url == sandbox.url and moved.api_id == "sentinel-2-l2a"
+    assert data_collection(DataCollection.SENTINEL2_L2A, config) is moved
+
+
+def test_neither_credentials_nor_sandbox_is_a_clear_error(clean_env):
+    with pytest.raises(NoEndpointError, match="No Sentinel Hub credentials"):
+        sh_config()
