@@ -13,9 +13,9 @@ UV_VERSION := 0.13.9
 export UV_NATIVE_TLS := 1
 LOCK   := $(UV) pip compile -q --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes
 
-.PHONY: up test envs proxy system-deps locks clean-envs
+.PHONY: up test envs proxy system-deps marketplace locks clean-envs
 
-up: envs proxy
+up: envs proxy marketplace
 	$(HUB)/bin/gemhub up
 
 test: envs proxy system-deps
@@ -33,17 +33,28 @@ $(HUB)/.synced: images/hub/requirements.lock tests/requirements.lock pyproject.t
 	VIRTUAL_ENV=$(HUB) $(UV) pip install -q --no-deps -e . -e sandbox
 	touch $@
 
-$(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspace/pyproject.toml workspace/lab-overrides.json | $(UV)
+$(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspace/pyproject.toml workspace/lab-overrides.json \
+  workspace/jupyter-config/jupyter_server_config.d/gemhub_workspace.json | $(UV)
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(USERENV)
 	VIRTUAL_ENV=$(USERENV) $(UV) pip sync -q images/user/requirements.lock
 	VIRTUAL_ENV=$(USERENV) $(UV) pip install -q --no-deps -e sandbox -e workspace
+	GEMHUB_ENDPOINT_COMPAT=0 $(USERENV)/bin/python -m gemhub_workspace.endpoint_compat --install
 	install -D -m 644 workspace/lab-overrides.json $(USERENV)/share/jupyter/lab/settings/overrides.json
+	install -D -m 644 workspace/jupyter-config/jupyter_server_config.d/gemhub_workspace.json \
+	  $(USERENV)/etc/jupyter/jupyter_server_config.d/gemhub_workspace.json
 	touch $@
 
 proxy: images/proxy/node_modules/.package-lock.json
 
 images/proxy/node_modules/.package-lock.json: images/proxy/package-lock.json
 	cd images/proxy && npm ci --no-audit --no-fund --silent
+
+# The catalogue `make up` serves: run the curated notebooks (cached; only
+# changed ones re-run) and publish those that pass. A failing notebook is left
+# out of the catalogue, not a reason to refuse to start the hub.
+marketplace: envs
+	-$(HUB)/bin/gemhub notebooks test notebooks/ --jobs 2
+	$(HUB)/bin/gemhub marketplace build --report .gemhub/notebook-runs/report.json --out .gemhub/marketplace
 
 # Debian packages the tests need (a real browser; graphviz for eo-learn's
 # execution reports); installed only when missing.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
-from .commands import config_cmd, notebooks_cmd, sandbox_cmd, up_cmd
+from .commands import config_cmd, marketplace_cmd, notebooks_cmd, sandbox_cmd, up_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ cli.add_command(up_cmd.passwd)
 cli.add_command(config_cmd.config)
 cli.add_command(notebooks_cmd.notebooks)
 cli.add_command(sandbox_cmd.sandbox)
+cli.add_command(marketplace_cmd.marketplace)
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ class Paths:
     user_env: Path
     home_root: Path
     notebooks_dir: Path
+    marketplace_dir: Path
 
     @classmethod
     def of(cls, cfg: GemhubConfig, config_file: str | Path | None) -> "Paths":
@@ -52,4 +53,5 @@ class Paths:
             user_env=resolve(cfg.spawner.local.user_env, state_home() / "envs" / "user"),
             home_root=resolve(cfg.spawner.local.home_root, data_dir / "homes"),
             notebooks_dir=resolve(cfg.marketplace.notebooks_dir, CHECKOUT / "notebooks"),
+            marketplace_dir=resolve(cfg.marketplace.site_dir, state_home() / "marketplace"),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.hub import RunningHub, write_config  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHECKOUT = Path(__file__).resolve().parents[1]
+ARTIFACTS = CHECKOUT / "test-artifacts"
+GEMHUB = Path(sys.executable).parent / "gemhub"
 
 
 @pytest.fixture
@@ -37,3 +40,25 @@ def hub_factory(tmp_path):
     yield make
     for hub in hubs:
         hub.stop()
+
+
+@pytest.fixture(scope="session")
+def curated_run(tmp_path_factory):
+    """One runner pass over every curated notebook, shared by the tests that need its report."""
+    folder = tmp_path_factory.mktemp("curated")
+    run = subprocess.run(
+        [GEMHUB, "notebooks", "test", CHECKOUT / "notebooks", "--jobs", "2", "--out-dir", folder / "runs",
+         "--report", folder / "report.json"],
+        capture_output=True, text=True, timeout=1200,
+    )
+    return folder / "report.json", run
+
+
+@pytest.fixture(scope="session")
+def marketplace_site(curated_run, tmp_path_factory) -> Path:
+    """The catalogue built from that run, as `make marketplace` builds it."""
+    report, _ = curated_run
+    site = tmp_path_factory.mktemp("marketplace")
+    subprocess.run([GEMHUB, "marketplace", "build", "--report", report, "--out", site], check=True,
+                   capture_output=True, timeout=300)
+    return site

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from support.browser import launch_chromium
+from support.browser import launch_chromium, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +69,8 @@ def test_browser_logs_in_spawns_lab_and_runs_a_cell(hub_factory, artifacts):
 
 
 def _run(page, hub, password, lab_url, artifacts) -> None:
-    # 1. The hub's login form, as a person sees it.
-    page.goto(f"{hub.url}/hub/login")
-    page.locator("input[name=username]").fill("alice")
-    page.locator("input[name=password]").fill(password)
-    page.screenshot(path=artifacts / "login.png")
-    page.locator("form input[type=submit], form button[type=submit]").first.click()
+    # 1. The hub's login form, as a person uses it.
+    log_in(page, hub.url, "alice", password, screenshot=artifacts / "login.png")
 
     # 2. The normal spawn: the hub redirects through spawn / spawn-pending to the
     #    user's server, which completes OAuth with the hub and lands on /user/alice/lab.

@@ -46,14 +46,10 @@ def test_lint_passes_for_every_curated_notebook():
     assert run.returncode == 0, run.stderr
 
 
-def test_every_curated_notebook_passes_headless(tmp_path):
-    run = subprocess.run(
-        [GEMHUB, "notebooks", "test", NOTEBOOKS, "--jobs", "2", "--out-dir", tmp_path / "runs",
-         "--report", tmp_path / "report.json"],
-        capture_output=True, text=True, timeout=1200,
-    )
+def test_every_curated_notebook_passes_headless(curated_run):
+    report_path, run = curated_run
     assert run.returncode == 0, run.stderr
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = json.loads(report_path.read_text())
     jsonschema.validate(report, json_schema())
     assert {r["status"] for r in report["notebooks"]} == {"passed"}
     assert len(report["notebooks"]) == len(curated())
@@ -61,7 +57,7 @@ def test_every_curated_notebook_passes_headless(tmp_path):
         assert result["thumbnail"], f"{result['path']} shows no figure"
         executed = Path(result["output_notebook"]).read_text()
         assert find_secrets(executed) == [], result["path"]
-    assert find_secrets((tmp_path / "report.json").read_text()) == []
+    assert find_secrets(report_path.read_text()) == []
 
 
 def test_nbval_notebooks_reproduce_their_committed_outputs(tmp_path):

@@ -65,17 +65,28 @@ def test_local_target(monkeypatch, tmp_path):
     assert c.SimpleLocalProcessSpawner.home_dir_template == str(tmp_path / "data" / "homes" / "{username}")
     assert c.Spawner.environment["GEMHUB_SANDBOX_URL"] == "http://127.0.0.1:8010"
     assert (tmp_path / "data" / "demo-passwords.json").stat().st_mode & 0o077 == 0, "passwords file is private"
+    assert (tmp_path / "data" / "sandbox-client.json").stat().st_mode & 0o077 == 0
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert set(services) == {"idle-culler", "sandbox", "marketplace"}
+    assert services["marketplace"]["url"] == "http://127.0.0.1:8020" and services["marketplace"]["display"]
+    assert services["sandbox"]["command"][-2:] == ["--port", "8010"] and "url" not in services["sandbox"]
+    roles = {r["name"]: r["scopes"] for r in c.JupyterHub.load_roles}
+    assert roles["marketplace"] == [] and roles["sandbox"] == [], "services hold no hub API scopes they do not use"
+    env = c.Spawner.environment
+    assert env["GEMHUB_SANDBOX_CLIENT_ID"].startswith("sandbox-") and env["OAUTHLIB_INSECURE_TRANSPORT"] == "1"
 
 
 @pytest.mark.parametrize("users, scopes_extra", [(False, []), (True, ["admin:users"])])
 def test_idle_culler_is_a_managed_service_with_least_scopes(monkeypatch, tmp_path, users, scopes_extra):
     from gemhub.config import validate_data
     from gemhub.hub import services
+    from gemhub.paths import Paths
 
+    monkeypatch.setenv("GEMHUB_HOME", str(tmp_path))
     cfg = validate_data({"culling": {"timeout": 600, "every": 60, "users": users}})
     c = Config()
-    services.apply(c, cfg)
-    (service,), (role,) = c.JupyterHub.services, c.JupyterHub.load_roles
+    services.apply(c, cfg, Paths.of(cfg, None))
+    service, role = c.JupyterHub.services[0], c.JupyterHub.load_roles[0]
     assert service["command"][1:5] == ["-m", "jupyterhub_idle_culler", "--timeout=600", "--cull-every=60"]
     assert ("--cull-users" in service["command"]) is users
     assert role["scopes"] == ["list:users", "read:users:activity", "read:servers", "delete:servers", *scopes_extra]

@@ -214,9 +214,11 @@ class SandboxSection(Section):
         True, description="Users without their own credentials work against the offline sandbox."
     )
     url: HttpUrl | None = Field(
-        None, description="URL of a running sandbox; default: `http://127.0.0.1:<port>`."
+        None,
+        description="URL of a sandbox running elsewhere; default: the hub starts one as a managed service "
+        "on 127.0.0.1:`port`.",
     )
-    port: Port = Field(8010, description="Port of the sandbox on 127.0.0.1.")
+    port: Port = Field(8010, description="Port of the sandbox the hub starts.")
 
 
 class SentinelHubSection(Section):
@@ -231,13 +233,17 @@ class SentinelHubSection(Section):
 
 
 class MarketplaceSection(Section):
-    enabled: bool = Field(
-        True, description="Offer the notebook marketplace as a hub service (once the marketplace ships)."
+    enabled: bool = Field(True, description="Run the notebook marketplace as a hub service at /services/marketplace/.")
+    port: Port = Field(8020, description="Port of the marketplace service on 127.0.0.1 (the hub proxies it).")
+    site_dir: str | None = Field(
+        None,
+        description="Catalogue built by `gemhub marketplace build`. Default: `.gemhub/marketplace` in the "
+        "gemhub checkout (`make marketplace` builds it).",
     )
     notebooks_dir: str | None = Field(
         None,
-        description="Folder of curated notebooks, given to user servers as GEMHUB_NOTEBOOKS_DIR. "
-        "Default: `notebooks/` in the gemhub checkout.",
+        description="Folder of curated notebooks, given to user servers as GEMHUB_NOTEBOOKS_DIR (what Launch "
+        "copies from). Default: `notebooks/` in the gemhub checkout.",
     )
 
 

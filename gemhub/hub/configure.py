@@ -25,5 +25,5 @@ def configure(c, cfg: GemhubConfig, config_file: str | Path | None) -> Paths:
     c.ConfigurableHTTPProxy.command = [proxy_command()]
     auth.apply(c, cfg, paths)
     spawners.apply(c, cfg, paths)
-    services.apply(c, cfg)
+    services.apply(c, cfg, paths)
     return paths

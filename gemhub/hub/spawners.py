@@ -10,9 +10,15 @@ import os
 
 from ..config import GemhubConfig
 from ..paths import Paths
+from . import sandbox_client
 
 
-def user_environment(cfg: GemhubConfig) -> dict[str, str]:
+def sandbox_url(cfg: GemhubConfig) -> str:
+    sandbox = cfg.sentinelhub.sandbox
+    return (sandbox.url or f"http://127.0.0.1:{sandbox.port}").rstrip("/")
+
+
+def user_environment(cfg: GemhubConfig, paths: Paths) -> dict[str, str]:
     """Variables every user server gets, whatever the target."""
     sh = cfg.sentinelhub
     env = {
@@ -20,18 +26,25 @@ def user_environment(cfg: GemhubConfig) -> dict[str, str]:
         "GEMHUB_SH_TOKEN_URL": sh.token_url,
     }
     if sh.sandbox.enabled:
-        sandbox_url = sh.sandbox.url or f"http://127.0.0.1:{sh.sandbox.port}"
-        env["GEMHUB_SANDBOX_URL"] = sandbox_url.rstrip("/")
+        client_id, secret = sandbox_client.ensure(paths.data_dir)
+        env.update(
+            GEMHUB_SANDBOX_URL=sandbox_url(cfg),
+            GEMHUB_SANDBOX_CLIENT_ID=client_id,
+            GEMHUB_SANDBOX_CLIENT_SECRET=secret,
+        )
+        if env["GEMHUB_SANDBOX_URL"].startswith("http://"):
+            # the sandbox's token endpoint is plain HTTP; oauthlib needs leave to use it
+            env["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     env.update(cfg.spawner.environment)
     return env
 
 
-def _common(c, cfg: GemhubConfig) -> None:
+def _common(c, cfg: GemhubConfig, paths: Paths) -> None:
     s = cfg.spawner
     c.Spawner.default_url = s.default_url
     c.Spawner.start_timeout = s.start_timeout
     c.Spawner.http_timeout = s.http_timeout
-    c.Spawner.environment = user_environment(cfg)
+    c.Spawner.environment = user_environment(cfg, paths)
     if s.cpu_limit is not None:
         c.Spawner.cpu_limit = s.cpu_limit
     if s.mem_limit is not None:
@@ -100,5 +113,5 @@ TARGETS = {"local": _local, "docker": _docker, "kubernetes": _kubernetes}
 
 
 def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
-    _common(c, cfg)
+    _common(c, cfg, paths)
     TARGETS[cfg.spawner.type](c, cfg, paths)

@@ -33,3 +33,13 @@ def launch_chromium(playwright, **kwargs):
     kwargs.setdefault("args", CHROMIUM_ARGS)
     kwargs.setdefault("headless", True)
     return playwright.chromium.launch(executable_path=str(CHROMIUM), **kwargs)
+
+
+def log_in(page, hub_url: str, user: str, password: str, screenshot: Path | None = None) -> None:
+    """Fill and submit the hub's login form, as a person does."""
+    page.goto(f"{hub_url}/hub/login")
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(password)
+    if screenshot:
+        page.screenshot(path=screenshot)
+    page.locator("form input[type=submit], form button[type=submit]").first.click()

@@ -42,6 +42,7 @@ def write_config(folder: Path, users: list[str], extra: dict | None = None) -> P
         "auth": {"type": "demo", "demo": {"users": users}},
         "culling": {"enabled": True},
         "sentinelhub": {"sandbox": {"port": free_port()}},
+        "marketplace": {"port": free_port()},
     }
     for section, values in (extra or {}).items():
         config.setdefault(section, {}).update(values)

@@ -1,5 +1,18 @@
 """User-side gemhub: imported by notebooks and by the user's Jupyter server."""
 
-from .sentinelhub import NoEndpointError, data_collection, sh_config, using_sandbox
-
 __all__ = ["NoEndpointError", "data_collection", "sh_config", "using_sandbox"]
+
+
+def __getattr__(name):
+    # Lazy, so that gemhub_workspace.endpoint_compat (imported at every interpreter start-up
+    # by its .pth) does not pull in sentinelhub.
+    if name in __all__:
+        from . import sentinelhub
+
+        return getattr(sentinelhub, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _jupyter_server_extension_points():
+    """jupyter_server extension: the marketplace Launch endpoint (see `launch.py`)."""
+    return [{"module": "gemhub_workspace.launch"}]

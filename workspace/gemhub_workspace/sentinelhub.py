@@ -76,5 +76,9 @@ def data_collection(collection: DataCollection, config: SHConfig | None = None) 
     base_url = config.sh_base_url.rstrip("/")
     if not collection.service_url or collection.service_url.rstrip("/") == base_url:
         return collection
-    suffix = hashlib.sha1(base_url.encode()).hexdigest()[:8]
-    return collection.define_from(f"{collection.name}_{suffix}", service_url=base_url)
+    name = f"{collection.name}_{hashlib.sha1(base_url.encode()).hexdigest()[:8]}"
+    moved = collection.value.derive(service_url=base_url, _name=name)
+    if moved in DataCollection._value2member_map_:
+        # Someone (another helper, the user) already defined this exact collection.
+        return DataCollection(moved)
+    return collection.define_from(name, service_url=base_url)
