@@ -67,11 +67,14 @@ def test_local_target(monkeypatch, tmp_path):
     assert (tmp_path / "data" / "demo-passwords.json").stat().st_mode & 0o077 == 0, "passwords file is private"
     assert (tmp_path / "data" / "sandbox-client.json").stat().st_mode & 0o077 == 0
     services = {s["name"]: s for s in c.JupyterHub.services}
-    assert set(services) == {"idle-culler", "sandbox", "marketplace"}
+    assert set(services) == {"idle-culler", "sandbox", "marketplace", "credentials"}
+    assert services["credentials"]["url"] == "http://127.0.0.1:8030" and services["credentials"]["display"]
     assert services["marketplace"]["url"] == "http://127.0.0.1:8020" and services["marketplace"]["display"]
     assert services["sandbox"]["command"][-2:] == ["--port", "8010"] and "url" not in services["sandbox"]
     roles = {r["name"]: r["scopes"] for r in c.JupyterHub.load_roles}
-    assert roles["marketplace"] == [] and roles["sandbox"] == [], "services hold no hub API scopes they do not use"
+    assert roles["marketplace"] == [] and roles["sandbox"] == [] and roles["credentials"] == [], (
+        "services hold no hub API scopes they do not use")
+    assert roles["user"] == ["self", "access:services!service=marketplace", "access:services!service=credentials"]
     env = c.Spawner.environment
     assert env["GEMHUB_SANDBOX_CLIENT_ID"].startswith("sandbox-") and env["OAUTHLIB_INSECURE_TRANSPORT"] == "1"
 

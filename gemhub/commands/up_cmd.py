@@ -55,6 +55,12 @@ def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
     click.echo(f"gemhub: hub starting at {public_url(cfg)}  (state in {paths.data_dir}; Ctrl-C stops it)")
     sys.stdout.flush()
     env = dict(os.environ, GEMHUB_CONFIG_OVERRIDES=json.dumps(overrides))
+    # The key that encrypts users' stored credentials (and JupyterHub's auth_state):
+    # the deployment's $JUPYTERHUB_CRYPT_KEY, else the embedded hub's <data_dir>/crypt-key,
+    # the same one `gemhub credentials` reads. Never printed.
+    from ..credentials.keys import KEY_ENV, resolve_key
+
+    env[KEY_ENV] = resolve_key(paths.data_dir, environ=env)
     if config_file:
         env["GEMHUB_CONFIG"] = os.path.abspath(config_file)
     else:

@@ -59,6 +59,15 @@ class HubSection(Section):
         description="SQLAlchemy URL of the hub database. Default: sqlite file in data_dir.",
         examples=["postgresql://gemhub@127.0.0.1:5432/gemhub"],
     )
+    credentials_service: bool = Field(
+        True,
+        description="Run the credentials page and admin API as a hub service at /services/credentials/: "
+        "users store their own provider credentials there, encrypted with JUPYTERHUB_CRYPT_KEY in the hub "
+        "database.",
+    )
+    credentials_port: Port = Field(
+        8030, description="Port of the credentials service on 127.0.0.1 (the hub proxies it)."
+    )
 
     @field_validator("base_url")
     @classmethod

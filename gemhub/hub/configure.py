@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..config import GemhubConfig
 from ..paths import Paths, proxy_command
-from . import auth, services, spawners
+from . import auth, credentials_hook, services, spawners
 
 
 def public_url(cfg: GemhubConfig) -> str:
@@ -25,5 +25,6 @@ def configure(c, cfg: GemhubConfig, config_file: str | Path | None) -> Paths:
     c.ConfigurableHTTPProxy.command = [proxy_command()]
     auth.apply(c, cfg, paths)
     spawners.apply(c, cfg, paths)
+    credentials_hook.apply(c, cfg, paths)
     services.apply(c, cfg, paths)
     return paths

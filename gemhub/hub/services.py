@@ -3,9 +3,10 @@ holding only the scopes it needs."""
 
 from __future__ import annotations
 
+import json
 import sys
 
-import json
+from jupyterhub.crypto import KEY_ENV
 
 from ..config import GemhubConfig
 from ..paths import Paths
@@ -63,19 +64,53 @@ def marketplace(cfg: GemhubConfig, paths: Paths) -> tuple[dict, ...] | None:
         "oauth_no_confirm": True,
         "display": True,
         "info": {"description": "Curated, tested Earth-observation notebooks"},
-    }, {"name": "marketplace", "services": ["marketplace"], "scopes": []}, {
-        # Every user may open the marketplace (HubOAuth checks this access scope).
-        "name": "user",
-        "scopes": ["self", "access:services!service=marketplace"],
-    }
+    }, {"name": "marketplace", "services": ["marketplace"], "scopes": []}
+
+
+def credentials(cfg: GemhubConfig, paths: Paths) -> tuple[dict, ...] | None:
+    """Users' own provider credentials at /services/credentials/ (page and admin API).
+
+    Its own token gets no scopes: HubAuth identifies a browser (OAuth) or an
+    API caller by asking /hub/api/user *with the caller's token*, and that
+    answer always includes the caller's name, `admin` flag and scopes, which is
+    all the service decides on. It reads and writes the hub database itself
+    (its own table), so it gets db_url and the crypt key; the hub passes a
+    service only the environment listed here.
+    """
+    if not cfg.hub.credentials_service:
+        return None
+    from ..credentials.keys import resolve_key
+
+    environment = {"GEMHUB_CREDENTIALS_DB_URL": paths.db_url}
+    key = resolve_key(paths.data_dir, create=True)
+    if key:
+        environment[KEY_ENV] = key
+    return {
+        "name": "credentials",
+        "url": f"http://127.0.0.1:{cfg.hub.credentials_port}",
+        "command": [sys.executable, "-m", "gemhub.credentials.service"],
+        "environment": environment,
+        "oauth_no_confirm": True,
+        "display": True,
+        "info": {"description": "Your Sentinel Hub, meteoblue and S3 credentials"},
+    }, {"name": "credentials", "services": ["credentials"], "scopes": []}
+
+
+# What every user may open (HubOAuth checks these access scopes), per service.
+USER_ACCESS = ("marketplace", "credentials")
 
 
 def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
     services, roles = [], []
-    for make in (idle_culler, sandbox, marketplace):
+    for make in (idle_culler, sandbox, marketplace, credentials):
         made = make(cfg, paths)
         if made:
             services.append(made[0])
             roles.extend(made[1:])
+    started = {service["name"] for service in services}
+    access = [f"access:services!service={name}" for name in USER_ACCESS if name in started]
+    if access:
+        # One `user` role for all of them: JupyterHub keeps only one definition per role name.
+        roles.append({"name": "user", "scopes": ["self", *access]})
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles

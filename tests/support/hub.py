@@ -37,6 +37,7 @@ def write_config(folder: Path, users: list[str], extra: dict | None = None) -> P
             "port": free_port(),
             "api_port": free_port(),
             "proxy_api_port": free_port(),
+            "credentials_port": free_port(),
             "data_dir": "state",
         },
         "auth": {"type": "demo", "demo": {"users": users}},

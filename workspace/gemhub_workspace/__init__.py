@@ -14,5 +14,6 @@ def __getattr__(name):
 
 
 def _jupyter_server_extension_points():
-    """jupyter_server extension: the marketplace Launch endpoint (see `launch.py`)."""
-    return [{"module": "gemhub_workspace.launch"}]
+    """jupyter_server extensions: the marketplace Launch endpoint (see `launch.py`) and the
+    gemhub Sentinel Hub profile that makes a bare `SHConfig()` work (see `shprofile.py`)."""
+    return [{"module": "gemhub_workspace.launch"}, {"module": "gemhub_workspace.shprofile"}]

@@ -1,0 +1,143 @@
+"""Give each user's server their own stored credentials, at spawn.
+
+`make_pre_spawn_hook(cfg, paths)` returns a `Spawner.pre_spawn_hook` that looks
+up the spawning user's credentials (`gemhub.credentials.CredentialStore`, in
+the hub database, decrypted with the hub's JUPYTERHUB_CRYPT_KEY) and adds
+their environment variables (`SH_CLIENT_ID`, `SH_CLIENT_SECRET`,
+`METEOBLUE_API_KEY`, `AWS_*`, ... as `gemhub.credentials.providers` says) to
+*this spawner's* environment for this start only:
+
+- The shared `c.Spawner.environment` dict is never mutated: the spawner gets a
+  new dict (`{**spawner.environment, **creds}`), so one user's values can never
+  reach another user's server.
+- A spawner object outlives its server (JupyterHub reuses it for the next
+  start), so the values injected last time are taken out again before the
+  new ones go in: credentials a user removed are gone at their next start,
+  and whatever was there before (an admin's `spawner.environment`) comes back.
+- Changes take effect at the next server start; a running server keeps the
+  environment it was started with.
+- No key, a wrong key or an unreadable database never stop a spawn: the server
+  starts without the user's credentials (so it works against the sandbox) and
+  the hub logs a WARNING naming the user and the reason, never a value.
+
+Targets:
+- local (SimpleLocalProcessSpawner) and docker (DockerSpawner): both pass
+  `spawner.environment` to the server process / container, so this is all
+  they need.
+- kubernetes (KubeSpawner): TODO, comes with the Helm chart. This hook works
+  there too, but puts the values in the pod spec in clear (readable by anyone
+  who may `get pods` in the namespace). The chart should instead keep one
+  Kubernetes Secret per user (written by the credentials service) and have
+  the hook add `env[].valueFrom.secretKeyRef` entries (`KubeSpawner.env` /
+  `extra_container_config`) instead of values. Not implemented here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from ..config import GemhubConfig
+from ..paths import Paths
+
+log = logging.getLogger("gemhub.credentials")
+
+_MISSING = object()
+# On the spawner: {env var: (value before we set it or _MISSING, value we set)}.
+_INJECTED_ATTR = "_gemhub_injected_credentials"
+
+
+def hub_keys(paths: Paths):
+    """The keys the hub encrypts with: its CryptKeeper's (from $JUPYTERHUB_CRYPT_KEY),
+    else the embedded hub's key file if one exists (never made here), else None."""
+    try:
+        from jupyterhub.crypto import CryptKeeper
+
+        keys = list(CryptKeeper.instance().keys)
+    except Exception:
+        keys = []
+    if keys:
+        return keys
+    from ..credentials.keys import resolve_key
+
+    return resolve_key(paths.data_dir, create=False)
+
+
+def lookup_environment(paths: Paths, user: str) -> dict[str, str]:
+    """`user`'s credential environment variables; raises CredentialsUnavailable. Blocking."""
+    from ..credentials.store import CredentialStore
+
+    store = CredentialStore(paths.db_url, keys=hub_keys(paths) or "")
+    try:
+        if store.key_problem:
+            # Without a key nothing could be read; say so only if there is something to read.
+            if not store.describe(user):
+                return {}
+            from ..credentials.store import CredentialsUnavailable
+
+            raise CredentialsUnavailable(store.key_problem)
+        return store.environment(user)
+    finally:
+        store.close()
+
+
+def inject(spawner, creds: dict[str, str]) -> None:
+    """Replace what was injected at the previous start with `creds`, in a new dict."""
+    env = dict(spawner.environment)
+    for key, (before, ours) in getattr(spawner, _INJECTED_ATTR, {}).items():
+        if env.get(key) == ours:
+            if before is _MISSING:
+                env.pop(key, None)
+            else:
+                env[key] = before
+    record = {key: (env.get(key, _MISSING), value) for key, value in creds.items()}
+    env.update(creds)
+    spawner.environment = env
+    setattr(spawner, _INJECTED_ATTR, record)
+
+
+def make_pre_spawn_hook(
+    cfg: GemhubConfig,
+    paths: Paths,
+    previous: Callable | None = None,
+    lookup: Callable[[Paths, str], dict[str, str]] = lookup_environment,
+):
+    """A pre_spawn_hook injecting the user's credentials; runs `previous` (another hook) first."""
+
+    async def pre_spawn_hook(spawner) -> None:
+        if previous is not None:
+            result = previous(spawner)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                await result
+        user = spawner.user.name
+        logger = getattr(spawner, "log", None) or log
+        try:
+            creds = await asyncio.to_thread(lookup, paths, user)
+        except Exception as error:
+            from ..credentials.store import CredentialsUnavailable
+
+            if isinstance(error, CredentialsUnavailable):
+                reason = str(error).removeprefix("credentials are unavailable: ")
+            else:
+                # Not str(error): a database error could quote a URL or a statement.
+                reason = f"could not read the credentials store ({type(error).__name__})"
+            logger.warning(
+                "gemhub: credentials unavailable for %s: %s; starting the server without them "
+                "(the sandbox, if enabled)", user, reason,
+            )
+            inject(spawner, {})
+            return
+        inject(spawner, creds)
+        if creds:
+            logger.info("gemhub: %s's server gets their stored credentials (%s)", user, ", ".join(sorted(creds)))
+        else:
+            logger.info("gemhub: %s has no stored credentials; their server uses the sandbox", user)
+
+    return pre_spawn_hook
+
+
+def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
+    """Set c.Spawner.pre_spawn_hook, keeping (and running first) any hook already configured."""
+    previous = c.Spawner.pre_spawn_hook if "pre_spawn_hook" in c.Spawner else None
+    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(cfg, paths, previous=previous)

@@ -1,0 +1,222 @@
+"""Users' stored credentials reach their own server, and nobody else's, at spawn.
+
+A real hub (`gemhub up`), real spawns and real kernels; a second sandbox with two
+OAuth clients (alice's and bob's) plays "the real Sentinel Hub", so a kernel's
+catalog search succeeds only with the right user's secret. Credentials are set
+with the real CLI, encrypted with the key `gemhub up` made and exported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from support.hub import GEMHUB, free_port
+from support.kernel import execute
+
+SANDBOX_READY = re.compile(r"listening on (http://\S+)")
+TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
+
+PROBE = """
+import json, os
+from sentinelhub import CRS, BBox, DataCollection, SentinelHubCatalog, SHConfig
+c = SHConfig()
+items = list(SentinelHubCatalog(config=c).search(
+    DataCollection.SENTINEL2_L2A, bbox=BBox((15.17, 45.78, 15.23, 45.82), CRS.WGS84),
+    time=("2023-07-01", "2023-07-31")))
+print(json.dumps({"client_id": c.sh_client_id, "base_url": c.sh_base_url, "items": len(items),
+                  "profile": os.environ.get("SH_PROFILE"), "sandbox_url": os.environ.get("GEMHUB_SANDBOX_URL"),
+                  "sandbox_client": os.environ.get("GEMHUB_SANDBOX_CLIENT_ID")}))
+"""
+
+
+@pytest.fixture
+def two_client_sandbox():
+    """A sandbox knowing alice-id and bob-id, each with a random secret."""
+    clients = {"alice-id": "alice-secret-" + secrets.token_hex(12), "bob-id": "bob-secret-" + secrets.token_hex(12)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gemhub_sandbox", "serve", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, GEMHUB_SANDBOX_CLIENTS=json.dumps(clients)),
+    )
+    try:
+        deadline, url = time.monotonic() + 30, None
+        while time.monotonic() < deadline and url is None:
+            line = process.stdout.readline()
+            if not line:
+                break
+            match = SANDBOX_READY.search(line)
+            url = match and match.group(1).rstrip("/")
+        assert url, f"sandbox did not start (exit {process.poll()})"
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield SimpleNamespace(url=url, clients=clients)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def set_credentials(config_file: Path, user: str, client_id: str, secret: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    done = subprocess.run(
+        [str(GEMHUB), "credentials", "set", user, "--config", str(config_file), "--client-id", client_id,
+         "--secret-stdin"],
+        input=secret + "\n", capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert secret not in done.stdout + done.stderr
+
+
+def start_all(sessions) -> None:
+    """Ask for every server at once (as several people would), then wait for each."""
+    for s in sessions:
+        assert s.login().status_code == 302
+        s.http.get(f"{s.url}/hub/spawn/{s.user}", timeout=30, allow_redirects=False)
+    for s in sessions:
+        s._wait(lambda status: status and status.get("ready"), 120, "ready")
+
+
+def probe(hub, session) -> dict:
+    out = execute(f"{hub.url}/user/{session.user}", session.token(), PROBE)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def files_under(folder: Path):
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = Path(root) / name
+            if path.is_file() and not path.is_symlink():
+                yield path
+
+
+@pytest.mark.slow
+def test_each_user_gets_only_their_own_credentials(hub_factory, two_client_sandbox):
+    box = two_client_sandbox
+    secret = {"alice": box.clients["alice-id"], "bob": box.clients["bob-id"]}
+    hub = hub_factory(["alice", "bob", "carol"], extra={"sentinelhub": {
+        "base_url": box.url, "token_url": box.url + TOKEN_PATH, "sandbox": {"enabled": True, "port": free_port()},
+    }})
+    data_dir = hub.config_file.parent / yaml.safe_load(hub.config_file.read_text())["hub"]["data_dir"]
+    assert (data_dir / "crypt-key").exists(), "gemhub up made the embedded hub's key"
+    gemhub_sandbox_url = f"http://127.0.0.1:{yaml.safe_load(hub.config_file.read_text())['sentinelhub']['sandbox']['port']}"
+
+    set_credentials(hub.config_file, "alice", "alice-id", secret["alice"])
+    set_credentials(hub.config_file, "bob", "bob-id", secret["bob"])
+
+    alice, bob, carol = (hub.session(u) for u in ("alice", "bob", "carol"))
+    start_all([alice, bob, carol])
+
+    # A bare SHConfig() works for everyone, each with their own client.
+    for session, client_id in ((alice, "alice-id"), (bob, "bob-id")):
+        got = probe(hub, session)
+        assert got["client_id"] == client_id and got["base_url"] == box.url, got
+        assert got["items"] > 0 and got["profile"] == "gemhub", got
+    got = probe(hub, carol)
+    assert got["base_url"] == gemhub_sandbox_url == got["sandbox_url"], got
+    assert got["client_id"] == got["sandbox_client"] and got["items"] > 0, got
+
+    # The notice: only the sandbox user has it.
+    notice = data_dir / "homes" / "carol" / "README-gemhub.md"
+    assert "sandbox data" in notice.read_text() and "/services/credentials/" in notice.read_text()
+    assert not (data_dir / "homes" / "alice" / "README-gemhub.md").exists()
+
+    # Bob's kernel environment: his own secret, never alice's.
+    bob_token = bob.token()
+    env_dump = execute(f"{hub.url}/user/bob", bob_token, "import os; print(dict(os.environ))")
+    assert secret["alice"] not in env_dump and "alice-id" not in env_dump
+    assert execute(f"{hub.url}/user/bob", bob_token,
+                   f"import os; print(os.environ['SH_CLIENT_SECRET'] == {secret['bob']!r})").strip() == "True"
+
+    # Everything bob can get from the hub API.
+    for path in ("/user", "/users/bob", "/users/bob/tokens"):
+        response = bob.api("GET", path)
+        assert response.status_code == 200, (path, response.status_code)
+        assert secret["alice"] not in response.text and secret["bob"] not in response.text, path
+
+    # The user's sentinelhub config keeps URLs only when the credentials are the user's own.
+    config_toml = data_dir / "homes" / "bob" / ".config" / "sentinelhub" / "config.toml"
+    assert config_toml.stat().st_mode & 0o777 == 0o600
+    assert f'sh_base_url = "{box.url}"' in config_toml.read_text()
+
+    alice.stop_server()
+    assert hub.stop() == 0
+
+    # Key gone (no file, nothing in the environment): the hub starts, alice works on the sandbox.
+    (data_dir / "crypt-key").unlink()
+    hub.start()
+    alice = hub.session("alice")
+    start_all([alice])
+    got = probe(hub, alice)
+    assert got["base_url"] == gemhub_sandbox_url and got["client_id"] == got["sandbox_client"], got
+    assert (data_dir / "homes" / "alice" / "README-gemhub.md").exists()
+    log = hub.log_file.read_text(errors="replace")
+    assert "credentials unavailable for alice" in log, hub.log_tail()
+    assert hub.stop() == 0
+
+    # No secret anywhere on disk in clear (database, homes, logs) nor in the hub's log.
+    for user, value in secret.items():
+        assert value not in log, f"{user}'s secret in the hub log"
+        for path in [*files_under(data_dir), hub.log_file]:
+            assert value.encode() not in path.read_bytes(), f"{user}'s secret in {path}"
+    assert (data_dir / "jupyterhub.sqlite").exists()
+
+
+# -- the hook itself, without a hub ----------------------------------------------
+
+
+def fake_spawner(name: str, environment: dict):
+    return SimpleNamespace(user=SimpleNamespace(name=name), environment=environment, log=None)
+
+
+def run_hook(hook, spawner):
+    import asyncio
+
+    asyncio.run(hook(spawner))
+
+
+def test_hook_copies_the_shared_environment_and_forgets_removed_credentials(caplog):
+    from gemhub.hub.credentials_hook import make_pre_spawn_hook
+
+    stored = {"alice": {"SH_CLIENT_ID": "alice-id", "SH_CLIENT_SECRET": "s3cret-alice"}}
+    hook = make_pre_spawn_hook(None, None, lookup=lambda paths, user: dict(stored.get(user, {})))
+    shared = {"GEMHUB_SANDBOX_URL": "http://sandbox", "SH_CLIENT_ID": "org-wide"}
+    alice, bob = fake_spawner("alice", shared), fake_spawner("bob", shared)
+
+    run_hook(hook, alice)
+    run_hook(hook, bob)
+    assert shared == {"GEMHUB_SANDBOX_URL": "http://sandbox", "SH_CLIENT_ID": "org-wide"}, "shared dict untouched"
+    assert alice.environment["SH_CLIENT_SECRET"] == "s3cret-alice" and alice.environment["SH_CLIENT_ID"] == "alice-id"
+    assert bob.environment == shared and bob.environment is not shared
+
+    # Removed between two starts of the same (reused) spawner: gone, and the admin's value is back.
+    del stored["alice"]
+    run_hook(hook, alice)
+    assert alice.environment == shared
+    assert "s3cret-alice" not in caplog.text
+
+
+def test_hook_spawns_anyway_when_credentials_are_unavailable(caplog):
+    from gemhub.credentials.store import CredentialsUnavailable
+    from gemhub.hub.credentials_hook import make_pre_spawn_hook
+
+    def broken(paths, user):
+        raise CredentialsUnavailable("credentials are unavailable: JUPYTERHUB_CRYPT_KEY is not set")
+
+    calls = []
+    hook = make_pre_spawn_hook(None, None, previous=lambda spawner: calls.append(spawner.user.name), lookup=broken)
+    spawner = fake_spawner("alice", {"GEMHUB_SANDBOX_URL": "http://sandbox"})
+    with caplog.at_level("WARNING", logger="gemhub.credentials"):
+        run_hook(hook, spawner)
+    assert calls == ["alice"], "a hook configured before ours still runs"
+    assert spawner.environment == {"GEMHUB_SANDBOX_URL": "http://sandbox"}
+    assert "credentials unavailable for alice: JUPYTERHUB_CRYPT_KEY is not set" in caplog.text
