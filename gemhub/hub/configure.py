@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..config import GemhubConfig
 from ..paths import Paths, proxy_command
-from . import auth, credentials_hook, services, spawners
+from . import auth, credentials_hook, log_redaction, services, spawners
 
 
 def public_url(cfg: GemhubConfig) -> str:
@@ -17,6 +17,7 @@ def public_url(cfg: GemhubConfig) -> str:
 def configure(c, cfg: GemhubConfig, config_file: str | Path | None) -> Paths:
     paths = Paths.of(cfg, config_file)
     paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_redaction.install()
     c.JupyterHub.bind_url = public_url(cfg)
     c.JupyterHub.db_url = paths.db_url
     c.JupyterHub.cookie_secret_file = str(paths.data_dir / "jupyterhub_cookie_secret")

@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 from ..config import GemhubConfig
 from ..paths import Paths
+from . import log_redaction
 
 log = logging.getLogger("gemhub.credentials")
 
@@ -82,6 +83,13 @@ def lookup_environment(paths: Paths, user: str) -> dict[str, str]:
         store.close()
 
 
+def secret_variables() -> set[str]:
+    """Environment variables that carry secrets (client secrets, API keys), by provider."""
+    from ..credentials.providers import PROVIDERS
+
+    return {field.env for provider in PROVIDERS.values() for field in provider.secret_fields}
+
+
 def inject(spawner, creds: dict[str, str]) -> None:
     """Replace what was injected at the previous start with `creds`, in a new dict."""
     env = dict(spawner.environment)
@@ -92,6 +100,7 @@ def inject(spawner, creds: dict[str, str]) -> None:
             else:
                 env[key] = before
     record = {key: (env.get(key, _MISSING), value) for key, value in creds.items()}
+    log_redaction.REDACTOR.add(*(value for key, value in creds.items() if key in secret_variables()))
     env.update(creds)
     spawner.environment = env
     setattr(spawner, _INJECTED_ATTR, record)
