@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..marketplace.site import DEFAULT_LAUNCH_BASE
+from .options import config_option, load_or_exit
 
 
 @click.group()
@@ -22,16 +23,20 @@ def marketplace() -> None:
               help="Folder of the curated notebooks.")
 @click.option("--launch-base", default=DEFAULT_LAUNCH_BASE, show_default=True,
               help="Launch buttons link to <launch-base><slug>.")
-def build(report_path: Path, out_dir: Path, notebooks_dir: Path, launch_base: str) -> None:
+@config_option
+def build(report_path: Path, out_dir: Path, notebooks_dir: Path, launch_base: str, config_file: str | None) -> None:
     """Turn notebook metadata and the runner's report into index.json and a static site.
 
     Only passing notebooks are published; the others are listed in the summary
     (and OUT/build-summary.json). Exit 0 even then; 2 for bad input.
     """
+    from ..credentials.guard import configured_secrets
     from ..marketplace.build import BuildError, BuildInputError, build_site
+    from ..paths import Paths
 
+    secrets = configured_secrets(Paths.of(load_or_exit(config_file), config_file))
     try:
-        result = build_site(report_path, out_dir, notebooks_dir, launch_base=launch_base)
+        result = build_site(report_path, out_dir, notebooks_dir, launch_base=launch_base, known_secrets=secrets)
     except BuildInputError as error:
         for line in str(error).splitlines():
             click.echo(f"gemhub marketplace build: {line}", err=True)

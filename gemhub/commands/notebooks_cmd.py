@@ -32,19 +32,23 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, config_file) -> 
     from ..notebooks.runner import RunOptions, discover, run
     from ..paths import Paths
 
+    from ..credentials.guard import configured_secrets
+
     cfg = load_or_exit(config_file)
     found = discover(list(paths) or [Path("notebooks")])
     if not found:
         click.echo("gemhub notebooks test: no notebooks found", err=True)
         raise SystemExit(2)
     out_dir = out_dir or state_home() / "notebook-runs"
+    hub_paths = Paths.of(cfg, config_file)
     options = RunOptions(
         out_dir=out_dir.resolve(),
         report_path=(report_path or out_dir / "report.json").resolve(),
-        user_env=Paths.of(cfg, config_file).user_env,
+        user_env=hub_paths.user_env,
         jobs=jobs,
         timeout=timeout,
         force=force,
+        known_secrets=tuple(configured_secrets(hub_paths)),
     )
     console = Console(stderr=True)
     marks = {"passed": "[green]passed[/]", "failed": "[red]FAILED[/]", "timeout": "[red]TIMEOUT[/]"}

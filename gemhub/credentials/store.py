@@ -267,6 +267,24 @@ class CredentialStore:
             env.update(spec.environment(self._decrypt(user, provider, token)))
         return env
 
+    def secret_values(self) -> list[str]:
+        """Every stored secret value (not ids), for leak guards that must recognise them.
+
+        Rows that cannot be decrypted are skipped: a guard without a key can
+        still check token-like patterns, and must not stop a build."""
+        t = credentials_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.username, t.c.provider, t.c.ciphertext)).all()
+        secrets = []
+        for user, provider, token in rows:
+            try:
+                spec = get_provider(provider)
+                values = self._decrypt(user, provider, token)
+            except (InvalidCredentials, CredentialsUnavailable):
+                continue
+            secrets += [values[f.name] for f in spec.secret_fields if values.get(f.name)]
+        return secrets
+
     def unset(self, user: str, provider: str | None = None) -> int:
         """Remove one provider's credentials of `user` (or all of them); returns how many."""
         t = credentials_table

@@ -44,6 +44,7 @@ class RunOptions:
     jobs: int = 2
     timeout: float = 600
     force: bool = False
+    known_secrets: tuple[str, ...] = ()
 
 
 def discover(paths: list[Path]) -> list[Path]:
@@ -233,7 +234,7 @@ def run(
             }
             env.update(sandbox.environment())
             env.update(JUPYTER_PATH=str(jupyter_path), HOME=home, PYTHONHASHSEED="0")
-            secrets = [sandbox.client_secret, sandbox.client_id]
+            secrets = [sandbox.client_secret, sandbox.client_id, *options.known_secrets]
             with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
                 futures = {}
                 for path, key in todo:
