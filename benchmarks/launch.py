@@ -34,7 +34,6 @@ import datetime as dt
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,7 @@ sys.path.insert(0, str(HERE))
 from support.browser import CHROMIUM, launch_chromium, log_in  # noqa: E402
 from support.hub import RunningHub, UserSession, write_config  # noqa: E402
 
-from spawn import machine, summary, versions  # noqa: E402
+from common import machine, summary, versions, write_result  # noqa: E402
 
 USER = "bench"
 SLUG = "water-monitor"
@@ -295,16 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             f"sample. Targets are recorded, not asserted."
         ),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-
-    print()
-    print(f"{'':9}{'median':>9}{'min':>9}{'max':>9}{'target':>9}   samples (s)")
-    for kind in ("running", "stopped"):
-        r = result[kind]
-        samples = " ".join(f"{s:.2f}" for s in r["samples"])
-        print(f"{kind:9}{r['median']:>8.2f}s{r['min']:>8.2f}s{r['max']:>8.2f}s{TARGETS[kind + '_s']:>8.1f}s   {samples}")
-    print(f"\nwritten to {args.out}")
+    write_result(args.out, result, ("running", "stopped"), TARGETS)
     return 0
 
 

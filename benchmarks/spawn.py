@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +29,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from support.hub import RunningHub, UserSession, write_config  # noqa: E402
+
+from common import machine, summary, versions, write_result  # noqa: E402
 
 USER = "bench"
 DEFAULT_OUT = HERE / "results" / "spawn.json"
@@ -106,48 +105,6 @@ def _login_post(session: UserSession):
     )
 
 
-def summary(samples: list[float]) -> dict:
-    return {
-        "median": round(statistics.median(samples), 3),
-        "min": round(min(samples), 3),
-        "max": round(max(samples), 3),
-        "samples": samples,
-    }
-
-
-def versions(user_env: Path) -> dict:
-    import jupyterhub
-
-    probe = (
-        "import json, importlib.metadata as m\n"
-        "print(json.dumps({p: m.version(p) for p in ('jupyterhub', 'jupyterlab', 'jupyter_server')}))"
-    )
-    try:
-        user = json.loads(
-            subprocess.run(
-                [str(user_env / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=True
-            ).stdout
-        )
-    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as error:
-        user = {"error": str(error)}
-    return {
-        "jupyterhub": jupyterhub.__version__,
-        "singleuser_jupyterhub": user.get("jupyterhub"),
-        "jupyterlab": user.get("jupyterlab"),
-        "jupyter_server": user.get("jupyter_server"),
-    }
-
-
-def machine() -> dict:
-    return {
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="samples of each kind (default 5)")
@@ -198,16 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             "warm": round(statistics.median(s["seconds"] for s in warm), 3),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-
-    print()
-    print(f"{'':6}{'median':>9}{'min':>9}{'max':>9}   samples (s)")
-    for kind in ("cold", "warm"):
-        r = result[kind]
-        samples = " ".join(f"{s:.2f}" for s in r["samples"])
-        print(f"{kind:6}{r['median']:>8.2f}s{r['min']:>8.2f}s{r['max']:>8.2f}s   {samples}")
-    print(f"\nwritten to {args.out}")
+    write_result(args.out, result, ("cold", "warm"))
     return 0
 
 
