@@ -8,6 +8,8 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -67,3 +69,17 @@ def machine() -> dict:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
     }
+
+
+@contextmanager
+def started(hub):
+    """A running hub for the benchmark's duration: stopped however it ends, and when
+    a sample fails, the hub's log tail is shown, since that is usually where the reason is."""
+    try:
+        hub.start()
+        yield hub
+    except Exception:
+        print(f"--- gemhub up log (tail) ---\n{hub.log_tail(60)}", file=sys.stderr)
+        raise
+    finally:
+        hub.stop()

@@ -48,7 +48,7 @@ sys.path.insert(0, str(HERE))
 from support.browser import CHROMIUM, launch_chromium, log_in  # noqa: E402
 from support.hub import RunningHub, UserSession, write_config  # noqa: E402
 
-from common import machine, summary, versions, write_result  # noqa: E402
+from common import machine, started, summary, versions, write_result  # noqa: E402
 
 USER = "bench"
 SLUG = "water-monitor"
@@ -231,33 +231,26 @@ def main(argv: list[str] | None = None) -> int:
         hub = RunningHub(write_config(folder, [USER], extra={"marketplace": {"site_dir": str(site)}}),
                          folder / "gemhub-up.log")
         browser = None
-        try:
-            with sync_playwright() as playwright:
-                try:
-                    hub.start()
-                    browser = launch_chromium(playwright)
-                    browser_version = browser.version
-                    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-                    page.set_default_timeout(TIMEOUT_MS)
-                    log_in(page, hub.url, USER, hub.passwords[USER])
-                    # The hub spawns on login and lands in Lab: that is the "loaded once before".
-                    page.wait_for_url(re.compile(rf".*/user/{USER}/lab.*"), timeout=TIMEOUT_MS)
-                    expect(page.locator("#jp-main-dock-panel")).to_be_visible()
-                    server = Server(hub)
+        with started(hub), sync_playwright() as playwright:
+            try:
+                browser = launch_chromium(playwright)
+                browser_version = browser.version
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                page.set_default_timeout(TIMEOUT_MS)
+                log_in(page, hub.url, USER, hub.passwords[USER])
+                # The hub spawns on login and lands in Lab: that is the "loaded once before".
+                page.wait_for_url(re.compile(rf".*/user/{USER}/lab.*"), timeout=TIMEOUT_MS)
+                expect(page.locator("#jp-main-dock-panel")).to_be_visible()
+                server = Server(hub)
 
-                    load_before = {"running": os.getloadavg()}
-                    running = run_case("running", args.runs, page, hub, server, expect)
-                    load_before["stopped"] = os.getloadavg()
-                    stopped = run_case("stopped", args.runs, page, hub, server, expect)
-                    load_after = os.getloadavg()
-                finally:
-                    if browser is not None:
-                        browser.close()
-        except Exception:
-            print(f"--- gemhub up log (tail) ---\n{hub.log_tail(60)}", file=sys.stderr)
-            raise
-        finally:
-            hub.stop()
+                load_before = {"running": os.getloadavg()}
+                running = run_case("running", args.runs, page, hub, server, expect)
+                load_before["stopped"] = os.getloadavg()
+                stopped = run_case("stopped", args.runs, page, hub, server, expect)
+                load_after = os.getloadavg()
+            finally:
+                if browser is not None:
+                    browser.close()
 
     result = {
         "benchmark": "marketplace Launch click → launched notebook's first cell visible in JupyterLab",

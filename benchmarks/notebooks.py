@@ -24,7 +24,7 @@ CHECKOUT = HERE.parent
 sys.path.insert(0, str(CHECKOUT))
 
 from gemhub.notebooks.kernel import NAME as KERNEL, ensure_kernelspec  # noqa: E402
-from gemhub.notebooks.runner import discover  # noqa: E402
+from gemhub.notebooks.runner import discover, kernel_environment  # noqa: E402
 from gemhub.paths import state_home  # noqa: E402
 from gemhub.sandbox_process import start_sandbox  # noqa: E402
 
@@ -48,8 +48,9 @@ def sequential_papermill(work: Path, notebooks: list[Path]) -> None:
 
     jupyter_path = ensure_kernelspec(state_home() / "envs" / "user")
     with start_sandbox() as sandbox:
-        saved = dict(os.environ)
-        os.environ.update(sandbox.environment(), JUPYTER_PATH=str(jupyter_path), HOME=str(work))
+        saved, kernel_env = dict(os.environ), kernel_environment(sandbox, jupyter_path, work)
+        os.environ.clear()
+        os.environ.update(kernel_env)
         try:
             for book in notebooks:
                 out = work / "sequential" / book.stem

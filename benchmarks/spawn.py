@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from support.hub import RunningHub, UserSession, write_config  # noqa: E402
 
-from common import machine, summary, versions, write_result  # noqa: E402
+from common import machine, started, summary, versions, write_result  # noqa: E402
 
 USER = "bench"
 DEFAULT_OUT = HERE / "results" / "spawn.json"
@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         hub = RunningHub(write_config(folder, [USER]), folder / "gemhub-up.log")
         cold: list[dict] = []
         warm: list[dict] = []
-        try:
-            hub.start()
+        with started(hub):
             for i in range(args.runs):
                 sample = login_to_lab(hub)
                 sample.pop("session").stop_server()
@@ -136,11 +135,6 @@ def main(argv: list[str] | None = None) -> int:
                 warm.append(sample)
                 print(f"warm {i + 1}/{args.runs}: {sample['seconds']:.2f}s", flush=True)
             keeper.stop_server()
-        except Exception:
-            print(f"--- gemhub up log (tail) ---\n{hub.log_tail(60)}", file=sys.stderr)
-            raise
-        finally:
-            hub.stop()
 
     result = {
         "benchmark": "login POST → JupyterLab page 200",

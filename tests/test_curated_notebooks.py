@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from gemhub.notebooks.kernel import NAME as KERNEL, ensure_kernelspec
 from gemhub.notebooks.metadata import read_meta
 from gemhub.notebooks.report import json_schema
+from gemhub.notebooks.runner import kernel_environment
 from gemhub.paths import state_home
 from gemhub.sandbox_process import start_sandbox
 from gemhub.secrets_scan import find_secrets
@@ -83,8 +83,7 @@ def test_nbval_notebooks_reproduce_their_committed_outputs(tmp_path):
 def nbval(folder: Path, names: list[str]) -> subprocess.CompletedProcess:
     jupyter_path = ensure_kernelspec(state_home() / "envs" / "user")
     with start_sandbox() as sandbox:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SH_", "GEMHUB_SANDBOX_"))}
-        env.update(sandbox.environment(), JUPYTER_PATH=str(jupyter_path), HOME=str(folder))
+        env = kernel_environment(sandbox, jupyter_path, folder)
         (folder / "pytest.ini").write_text("[pytest]\n")
         return subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",

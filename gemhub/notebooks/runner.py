@@ -173,6 +173,20 @@ def _run_once(path: Path, key: str, options: RunOptions, env: dict, secrets: lis
     )
 
 
+def kernel_environment(sandbox, jupyter_path: Path, home: str | Path) -> dict[str, str]:
+    """The environment headless kernels run in: this sandbox, a throwaway home, and
+    none of the caller's own Sentinel Hub or hub credentials (so a run can neither
+    use nor leak them)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SH_", "GEMHUB_SANDBOX_", "JUPYTERHUB_"))
+    }
+    env.update(sandbox.environment())
+    env.update(JUPYTER_PATH=str(jupyter_path), HOME=str(home), PYTHONHASHSEED="0")
+    return env
+
+
 class RunCache:
     """Results of notebooks that passed, by path, kept across runs in the output folder.
 
@@ -227,13 +241,7 @@ def run(
     if todo:
         jupyter_path = kernel.ensure_kernelspec(options.user_env)
         with start_sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="gemhub-run-home-") as home:
-            env = {
-                key: value
-                for key, value in os.environ.items()
-                if not key.startswith(("SH_", "GEMHUB_SANDBOX_", "JUPYTERHUB_"))
-            }
-            env.update(sandbox.environment())
-            env.update(JUPYTER_PATH=str(jupyter_path), HOME=home, PYTHONHASHSEED="0")
+            env = kernel_environment(sandbox, jupyter_path, home)
             secrets = [sandbox.client_secret, sandbox.client_id, *options.known_secrets]
             with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
                 futures = {}
