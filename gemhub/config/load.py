@@ -8,6 +8,7 @@ report problems the same way: file, line, dotted field path, message.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,6 @@ def _cross_field_problems(cfg: GemhubConfig) -> list[Problem]:
 def _without_invalid_values(data: dict, error: ValidationError) -> GemhubConfig | None:
     """The config with each invalid value dropped (so its default applies), so that
     cross-field rules can still be checked and every problem is reported in one go."""
-    import copy
-
     data = copy.deepcopy(data)
     for _ in range(5):
         for err in error.errors():
@@ -169,8 +168,6 @@ def validate_data(data: Any, source: str = "<config>", text: str = "") -> Gemhub
 
 def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
     """Set dotted keys (`spawner.type`) in a copy of the raw data, as CLI flags do."""
-    import copy
-
     data = copy.deepcopy(data)
     for dotted, value in overrides.items():
         node = data

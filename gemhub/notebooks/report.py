@@ -65,13 +65,6 @@ class Report(BaseModel):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.model_dump_json(indent=2) + "\n")
 
-    @classmethod
-    def read(cls, path: Path) -> "Report | None":
-        try:
-            return cls.model_validate_json(path.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-
 
 def json_schema() -> dict:
     schema = Report.model_json_schema()
