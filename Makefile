@@ -34,7 +34,8 @@ $(HUB)/.synced: images/hub/requirements.lock tests/requirements.lock pyproject.t
 	touch $@
 
 $(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspace/pyproject.toml workspace/lab-overrides.json \
-  workspace/jupyter-config/jupyter_server_config.d/gemhub_workspace.json | $(UV)
+  workspace/jupyter-config/jupyter_server_config.d/gemhub_workspace.json \
+  workspace/jupyter-config/jupyter_server_config.json | $(UV)
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(USERENV)
 	VIRTUAL_ENV=$(USERENV) $(UV) pip sync -q images/user/requirements.lock
 	VIRTUAL_ENV=$(USERENV) $(UV) pip install -q --no-deps -e sandbox -e workspace
@@ -42,6 +43,7 @@ $(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspa
 	install -D -m 644 workspace/lab-overrides.json $(USERENV)/share/jupyter/lab/settings/overrides.json
 	install -D -m 644 workspace/jupyter-config/jupyter_server_config.d/gemhub_workspace.json \
 	  $(USERENV)/etc/jupyter/jupyter_server_config.d/gemhub_workspace.json
+	install -D -m 644 workspace/jupyter-config/jupyter_server_config.json $(USERENV)/etc/jupyter/jupyter_server_config.json
 	touch $@
 
 proxy: images/proxy/node_modules/.package-lock.json

@@ -9,10 +9,7 @@ import argparse
 import json
 import os
 import platform
-import selectors
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -52,19 +49,12 @@ function evaluatePixel(samples) {
 
 
 def start_sandbox(workdir: Path, workers: int):
-    clients = workdir / "clients.json"
-    clients.write_text(json.dumps({"bench-id": "bench-secret"}))
-    env = dict(os.environ, PYTHONPATH=str(REPO / "sandbox"), HOME=str(workdir))
-    proc = subprocess.Popen([sys.executable, "-m", "gemhub_sandbox", "serve", "--port", "0", "--clients",
-                             str(clients), "--workers", str(workers)], env=env, stdout=subprocess.PIPE,
-                            stderr=open(workdir / "stderr.log", "wb"))
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    if not sel.select(timeout=60):
-        proc.kill()
-        raise SystemExit("sandbox did not start")
-    line = proc.stdout.readline().decode().strip()
-    return proc, line.rsplit(" ", 1)[1]
+    from gemhub_sandbox.child import start
+
+    env = dict(os.environ, HOME=str(workdir))
+    child = start({"bench-id": "bench-secret"}, args=("--workers", str(workers)), env=env,
+                  stderr=open(workdir / "stderr.log", "wb"))
+    return child.process, child.url
 
 
 def timed(fn, repeats: int) -> dict:

@@ -67,11 +67,31 @@ def _launch(data: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def _images(data: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, facts in data["images"].items():
+        note = "uncompressed / gzip'd `docker save`"
+        if name == "user":
+            note += f"; target < {data['targets']['user_size_bytes'] / 1e9:.1f} GB uncompressed"
+        rows.append((f"`gemhub/{name}` image size", f"{facts['uncompressed_bytes'] / 1e9:.2f} / "
+                     f"{facts['compressed_bytes'] / 1e9:.2f} GB", note))
+    for name, seconds in data.get("cold_build_s", {}).items():
+        rows.append((f"`gemhub/{name}` cold build (`--no-cache`)", f"{seconds:.0f} s", "downloads included"))
+    if "rebuild" in data:
+        rows.append(("`gemhub/user` rebuild after a notebook-only change", f"{data['rebuild']['median']:.1f} s",
+                     f"median of {len(data['rebuild']['samples'])}; target < {data['targets']['rebuild_s']:.0f} s"))
+    if "ready" in data:
+        rows.append(("`gemhub/user` container start → singleuser ready", f"{data['ready']['median']:.2f} s",
+                     f"median of {len(data['ready']['samples'])}; target < {data['targets']['ready_s']:.0f} s"))
+    return rows
+
+
 SOURCES = {
     "spawn.json": _spawn,
     "launch.json": _launch,
     "sandbox.json": _sandbox,
     "notebooks.json": _notebooks,
+    "images.json": _images,
 }
 
 

@@ -11,6 +11,7 @@ import click
 from . import __version__
 from .commands import config_cmd, marketplace_cmd, notebooks_cmd, sandbox_cmd, up_cmd
 from .commands.credentials_cmd import credentials
+from .commands.images_cmd import images
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +27,7 @@ cli.add_command(notebooks_cmd.notebooks)
 cli.add_command(sandbox_cmd.sandbox)
 cli.add_command(marketplace_cmd.marketplace)
 cli.add_command(credentials)
+cli.add_command(images)
 
 
 def main() -> None:

@@ -6,17 +6,11 @@ tests and benchmarks. The credentials exist only for the child's lifetime.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import secrets
-import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 
-READY = re.compile(r"listening on (http://\S+)")
+from gemhub_sandbox.child import SandboxProcess, start
 
 
 @dataclass
@@ -24,7 +18,7 @@ class Sandbox:
     url: str
     client_id: str
     client_secret: str
-    process: subprocess.Popen
+    child: SandboxProcess
 
     @property
     def token_url(self) -> str:
@@ -41,12 +35,7 @@ class Sandbox:
         }
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        self.child.stop()
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -58,23 +47,5 @@ class Sandbox:
 def start_sandbox(python: str = sys.executable, timeout: float = 30, extra_args: tuple = ()) -> Sandbox:
     client_id = "runner-" + secrets.token_hex(4)
     client_secret = secrets.token_urlsafe(24)
-    env = dict(os.environ, GEMHUB_SANDBOX_CLIENTS=json.dumps({client_id: client_secret}))
-    process = subprocess.Popen(
-        [python, "-m", "gemhub_sandbox", "serve", "--host", "127.0.0.1", "--port", "0", *extra_args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        match = READY.search(line)
-        if match:
-            # Keep draining stdout so a chatty sandbox can never block on a full pipe.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return Sandbox(match.group(1).rstrip("/"), client_id, client_secret, process)
-    process.kill()
-    raise RuntimeError(f"the sandbox did not start (exit code {process.poll()})")
+    child = start({client_id: client_secret}, python=python, args=tuple(extra_args), timeout=timeout)
+    return Sandbox(child.url, client_id, client_secret, child)

@@ -79,6 +79,13 @@ def _run(page, hub, password, lab_url, artifacts) -> None:
     expect(page.locator(".jp-Launcher, .jp-Notebook").first).to_be_visible(timeout=LAB_TIMEOUT)
     page.screenshot(path=artifacts / "lab.png")
 
+    # 2b. alice has no Sentinel Hub credentials: JupyterLab tells her, in a notification,
+    #     that her kernels get sandbox data, with a link to the credentials page.
+    notice = page.locator(".Toastify__toast", has_text="You are on sandbox data")
+    expect(notice).to_be_visible(timeout=30_000)
+    expect(notice.get_by_role("button", name="Set credentials")).to_be_visible()
+    page.screenshot(path=artifacts / "sandbox-notice.png")
+
     # 3. A notebook with one EO-stack cell, saved through the contents API with a token.
     alice = hub.session("alice")
     assert alice.login().status_code == 302

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,7 +21,6 @@ import yaml
 from support.hub import GEMHUB, free_port
 from support.kernel import execute
 
-SANDBOX_READY = re.compile(r"listening on (http://\S+)")
 TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
 
 PROBE = """
@@ -44,26 +39,11 @@ print(json.dumps({"client_id": c.sh_client_id, "base_url": c.sh_base_url, "items
 @pytest.fixture
 def two_client_sandbox():
     """A sandbox knowing alice-id and bob-id, each with a random secret."""
+    from gemhub_sandbox.child import start
+
     clients = {"alice-id": "alice-secret-" + secrets.token_hex(12), "bob-id": "bob-secret-" + secrets.token_hex(12)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gemhub_sandbox", "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env=dict(os.environ, GEMHUB_SANDBOX_CLIENTS=json.dumps(clients)),
-    )
-    try:
-        deadline, url = time.monotonic() + 30, None
-        while time.monotonic() < deadline and url is None:
-            line = process.stdout.readline()
-            if not line:
-                break
-            match = SANDBOX_READY.search(line)
-            url = match and match.group(1).rstrip("/")
-        assert url, f"sandbox did not start (exit {process.poll()})"
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield SimpleNamespace(url=url, clients=clients)
-    finally:
-        process.terminate()
-        process.wait(10)
+    with start(clients, timeout=30) as child:
+        yield SimpleNamespace(url=child.url, clients=clients)
 
 
 def set_credentials(config_file: Path, user: str, client_id: str, secret: str) -> None:
@@ -125,7 +105,17 @@ def test_each_user_gets_only_their_own_credentials(hub_factory, two_client_sandb
     assert got["base_url"] == gemhub_sandbox_url == got["sandbox_url"], got
     assert got["client_id"] == got["sandbox_client"] and got["items"] > 0, got
 
-    # The notice: only the sandbox user has it.
+    # The notice: only the sandbox user has it, as a JupyterLab notification and a file.
+    def lab_notification(session):
+        response = session.http.get(f"{hub.url}/user/{session.user}/lab/api/update",
+                                    headers={"Authorization": f"token {session.token()}"}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()["notification"]
+
+    shown = lab_notification(carol)
+    assert "You are on sandbox data" in shown["message"] and shown["type"] == "info", shown
+    assert shown["link"] == ["Set credentials", "/services/credentials/"], shown
+    assert lab_notification(alice) is None
     notice = data_dir / "homes" / "carol" / "README-gemhub.md"
     assert "sandbox data" in notice.read_text() and "/services/credentials/" in notice.read_text()
     assert not (data_dir / "homes" / "alice" / "README-gemhub.md").exists()
@@ -220,3 +210,64 @@ def test_hook_spawns_anyway_when_credentials_are_unavailable(caplog):
     assert calls == ["alice"], "a hook configured before ours still runs"
     assert spawner.environment == {"GEMHUB_SANDBOX_URL": "http://sandbox"}
     assert "credentials unavailable for alice: JUPYTERHUB_CRYPT_KEY is not set" in caplog.text
+
+
+# -- credentials from the identity provider (GenericOAuthenticator auth_state) --
+
+
+@pytest.mark.slow
+def test_credentials_from_the_identity_providers_claims(hub_factory, two_client_sandbox, monkeypatch):
+    """Log in through an OpenID Connect provider whose userinfo carries the user's
+    Sentinel Hub client (Keycloak user attributes mapped to claims): the kernel's
+    bare SHConfig() uses it, with nothing stored in gemhub's credentials store."""
+    from support.hub import UserSession
+    from support.oidc_provider import OidcProviderStandIn
+
+    box = two_client_sandbox
+    hub_secret = "hub-oauth-" + secrets.token_hex(12)
+    monkeypatch.setenv("GEMHUB_OAUTH_CLIENT_SECRET", hub_secret)
+    users = {
+        "alice": {"preferred_username": "alice", "sh_client_id": "alice-id",
+                  "sh_client_secret": box.clients["alice-id"]},
+        "erin": {"preferred_username": "erin", "sh_client_id": "erin-id", "sh_client_secret": "short"},
+    }
+    with OidcProviderStandIn("gemhub-hub", hub_secret, users) as idp:
+        hub = hub_factory([], extra={
+            "auth": {"type": "oauth", "oauth": {
+                "client_id": "gemhub-hub", **idp.endpoints(),
+                "credentials_from_auth_state": {"sentinelhub": {
+                    "client_id": "oauth_user.sh_client_id", "client_secret": "oauth_user.sh_client_secret"}},
+            }},
+            "sentinelhub": {"base_url": box.url, "token_url": box.url + TOKEN_PATH,
+                            "sandbox": {"enabled": True, "port": free_port()}},
+        })
+        sessions = {}
+        for name in ("alice", "erin"):
+            idp.next_user = name
+            session = UserSession(hub.url, name, "")
+            landed = session.http.get(f"{hub.url}/hub/oauth_login", timeout=30)
+            assert landed.status_code == 200 and "/hub/" in landed.url, (landed.status_code, landed.url)
+            session.http.get(f"{hub.url}/hub/spawn/{name}", timeout=30, allow_redirects=False)
+            session._wait(lambda status: status and status.get("ready"), 120, "ready")
+            sessions[name] = session
+
+        got = probe(hub, sessions["alice"])
+        assert got["client_id"] == "alice-id" and got["base_url"] == box.url and got["items"] > 0, got
+
+        # erin's claim is not a plausible secret: refused by name, erin works on the sandbox.
+        got = probe(hub, sessions["erin"])
+        assert got["client_id"] == got["sandbox_client"] and got["items"] > 0, got
+        log = hub.log_file.read_text(errors="replace")
+        assert "erin: sentinelhub from auth_state: sentinelhub client_secret must be 8 to 512" in log, hub.log_tail()
+        assert box.clients["alice-id"] not in log and hub_secret not in log
+        assert hub.stop() == 0
+
+
+def test_stored_credentials_win_over_the_identity_providers():
+    from gemhub.hub.credentials_hook import merge
+
+    stored = {"SH_CLIENT_ID": "mine", "SH_CLIENT_SECRET": "my-secret-1"}
+    from_idp = {"sentinelhub": {"SH_CLIENT_ID": "idp", "SH_CLIENT_SECRET": "idp-secret"},
+                "meteoblue": {"METEOBLUE_API_KEY": "idp-meteoblue"}}
+    assert merge(stored, from_idp) == {**stored, "METEOBLUE_API_KEY": "idp-meteoblue"}
+    assert merge({}, from_idp)["SH_CLIENT_ID"] == "idp"

@@ -11,32 +11,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from jupyterhub.app import JupyterHub
 from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
+
+from support.hub_config import hub_config
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
-def hub_config(monkeypatch, tmp_path, example: str, env: dict | None = None):
-    monkeypatch.setenv("GEMHUB_HOME", str(tmp_path))
-    monkeypatch.setenv("GEMHUB_CONFIG", str(CHECKOUT / "examples" / example))
-    for key, value in (env or {}).items():
-        monkeypatch.setenv(key, value)
-    loader = PyFileConfigLoader("jupyterhub_config.py", path=str(CHECKOUT / "hub_config"))
-    config = loader.load_config()
-    return config, JupyterHub(config=config)
-
-
 def test_docker_target(monkeypatch, tmp_path):
     c, app = hub_config(monkeypatch, tmp_path, "docker.yaml")
-    assert app.spawner_class.__name__ == "DockerSpawner"
+    from dockerspawner import DockerSpawner
+
+    assert issubclass(app.spawner_class, DockerSpawner) and app.spawner_class.__name__ == "HostNetworkDockerSpawner"
+    assert c.DockerSpawner.cmd == ["jupyterhub-singleuser"] and c.DockerSpawner.remove is True
+    assert c.JupyterHub.hub_bind_url.startswith("http://127.0.0.1:")
     assert app.authenticator_class.__name__ == "NativeAuthenticator"
     assert c.DockerSpawner.image == "gemhub/user:latest"
     assert c.DockerSpawner.network_name == "host"
     assert c.DockerSpawner.volumes == {"gemhub-home-{username}": "/home/jovyan"}
     assert c.Spawner.mem_limit == "4G" and c.Spawner.cpu_limit == 2
-    assert c.JupyterHub.db_url == "postgresql://gemhub@127.0.0.1:5432/gemhub"
+    assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'data' / 'jupyterhub.sqlite'}"
     assert c.JupyterHub.bind_url == "http://0.0.0.0:8000/"
 
 

@@ -23,8 +23,14 @@ def notebooks() -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Report JSON path.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Executed notebooks go here.")
 @click.option("--force", is_flag=True, help="Run every notebook, even unchanged ones that passed.")
+@click.option("--image", help="Run each notebook inside a container of this image (e.g. gemhub/user:TAG).")
+@click.option("--user-env", type=click.Path(file_okay=False, path_type=Path),
+              help="Virtualenv the kernels run in, instead of the configured user environment (e.g. a Binder build).")
+@click.option("--sandbox-from-server", is_flag=True,
+              help="Start no sandbox: kernels use the one your running Jupyter server started (binder/start).")
 @config_option
-def test_cmd(paths, jobs, timeout, report_path, out_dir, force, config_file) -> None:
+def test_cmd(paths, jobs, timeout, report_path, out_dir, force, image, user_env, sandbox_from_server,
+             config_file) -> None:
     """Run notebooks with papermill against the sandbox; exit 1 if any fails."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -44,12 +50,24 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, config_file) -> 
     options = RunOptions(
         out_dir=out_dir.resolve(),
         report_path=(report_path or out_dir / "report.json").resolve(),
-        user_env=hub_paths.user_env,
+        user_env=(user_env or hub_paths.user_env).resolve(),
+        sandbox_from_server=sandbox_from_server,
         jobs=jobs,
         timeout=timeout,
         force=force,
         known_secrets=tuple(configured_secrets(hub_paths)),
+        image=image,
     )
+    if image:
+        from ..images.docker import DockerError
+        from ..notebooks.container import check_image
+
+        try:
+            check_image(image)
+        except DockerError as error:
+            click.echo(f"gemhub notebooks test: {error}", err=True)
+            raise SystemExit(2) from None
+    _check_kernel_source(options, user_env_given=user_env is not None)
     console = Console(stderr=True)
     marks = {"passed": "[green]passed[/]", "failed": "[red]FAILED[/]", "timeout": "[red]TIMEOUT[/]"}
     with Progress(
@@ -75,6 +93,25 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, config_file) -> 
         soft_wrap=True,
     )
     raise SystemExit(0 if s.failed == 0 and s.timeout == 0 else 1)
+
+
+def _check_kernel_source(options, user_env_given: bool) -> None:
+    """One clear line instead of every notebook failing in its first cell."""
+    problem = None
+    if options.image and (options.sandbox_from_server or user_env_given):
+        problem = "--image runs kernels in the image against the runner's sandbox; drop --user-env/--sandbox-from-server"
+    elif not options.image and not (options.user_env / "bin" / "python").exists():
+        problem = f"no Python environment at {options.user_env} (expected {options.user_env / 'bin' / 'python'})"
+    elif options.sandbox_from_server:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        # Written by gemhub_workspace.binder (user environment) beside the server's jpserver-*.json.
+        if not any(Path(jupyter_runtime_dir()).glob("gemhub-sandbox-*.json")):
+            problem = (f"--sandbox-from-server: no Jupyter server started with binder/start runs a sandbox "
+                       f"(no gemhub-sandbox-*.json in {jupyter_runtime_dir()})")
+    if problem:
+        click.echo(f"gemhub notebooks test: {problem}", err=True)
+        raise SystemExit(2)
 
 
 @notebooks.command()

@@ -15,6 +15,15 @@ from ..paths import HUB_CONFIG_FILE, Paths, proxy_command
 from .options import config_option, load_or_exit
 
 
+def default_user_image() -> str:
+    """What `--spawner docker` runs when the config names no image: the moving tag of the
+    last `gemhub images build user`."""
+    from ..images import repository
+    from ..images.tags import MOVING_TAG
+
+    return f"{repository('user')}:{MOVING_TAG}"
+
+
 def _preflight(cfg, paths: Paths) -> list[str]:
     """Things missing on this machine that would make the hub fail later, less clearly."""
     missing = []
@@ -22,6 +31,10 @@ def _preflight(cfg, paths: Paths) -> list[str]:
         singleuser = paths.user_env / "bin" / "jupyterhub-singleuser"
         if not singleuser.exists():
             missing.append(f"user environment: {singleuser} not found (run `make envs`)")
+    if cfg.spawner.type == "docker":
+        from ..hub.docker_spawner import preflight
+
+        missing += preflight([cfg.spawner.image] + [p.image for p in cfg.spawner.profiles if p.image])
     if not shutil.which(proxy_command()):
         missing.append(f"proxy: {proxy_command()} not found (run `make proxy`)")
     return missing
@@ -37,11 +50,17 @@ def _announce_passwords(created: dict[str, str], paths: Paths) -> None:
 
 @click.command()
 @config_option
-@click.option("--spawner", type=click.Choice(["local", "docker", "kubernetes"]), help="Override spawner.type.")
+@click.option(
+    "--spawner",
+    type=click.Choice(["local", "docker", "kubernetes"]),
+    help="Override spawner.type (docker without spawner.image: gemhub/user:latest, from `gemhub images build`).",
+)
 @click.option("--port", type=int, help="Override hub.port.")
 def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
     """Start the hub in the foreground; Ctrl-C stops it and every server it started."""
     overrides = {k: v for k, v in (("spawner.type", spawner), ("hub.port", port)) if v is not None}
+    if spawner == "docker" and not load_or_exit(config_file).spawner.image:
+        overrides["spawner.image"] = default_user_image()
     cfg = load_or_exit(config_file, overrides)
     paths = Paths.of(cfg, config_file)
     missing = _preflight(cfg, paths)

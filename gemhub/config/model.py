@@ -126,6 +126,34 @@ class OAuthAuth(Section):
     scope: list[str] = Field(["openid", "profile", "email"], description="Scopes requested.")
     allowed_groups: list[str] = Field([], description="Only members of these groups may log in.")
     claim_groups_key: str = Field("groups", description="Claim listing the user's groups.")
+    credentials_from_auth_state: dict[str, dict[str, str]] = Field(
+        {},
+        description="Provider credentials taken from the identity provider at login, for providers "
+        "that are also the data provider: provider -> field -> dotted path into JupyterHub's auth_state "
+        "(e.g. `sentinelhub: {client_id: oauth_user.sh_client_id, client_secret: oauth_user.sh_client_secret}` "
+        "for Keycloak user attributes mapped into userinfo claims). Credentials a user or admin stored "
+        "for the same provider win.",
+    )
+
+    @field_validator("credentials_from_auth_state")
+    @classmethod
+    def _known_provider_fields(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from ..credentials.providers import InvalidCredentials, get_provider
+
+        for provider_name, fields in value.items():
+            try:
+                provider = get_provider(provider_name)
+                for field_name in fields:
+                    provider.field(field_name)
+            except InvalidCredentials as error:
+                raise ValueError(str(error)) from None
+            missing = [f.name for f in provider.fields if f.required and f.name not in fields]
+            if missing:
+                raise ValueError(f"{provider_name} needs a path for {', '.join(missing)}")
+            for field_name, path in fields.items():
+                if not re.match(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", path):
+                    raise ValueError(f"{provider_name}.{field_name}: {path!r} is not a dotted path like oauth_user.claim")
+        return value
 
 
 class AuthSection(Section):
@@ -165,13 +193,23 @@ class LocalSpawner(Section):
 class DockerSpawnerSection(Section):
     network_name: str = Field(
         "host",
-        description="Docker network of user containers. `host` keeps everything on loopback "
-        "on a single server.",
+        description="Docker network of user containers. Only `host` for now: containers reach the hub API "
+        "and the sandbox on the host's 127.0.0.1, each user server listens on its own loopback port, and "
+        "nothing is exposed beyond the proxy.",
     )
     volume_name_template: str = Field(
         "gemhub-home-{username}", description="Named volume mounted as each user's home."
     )
     home_dir: str = Field("/home/jovyan", description="Home folder inside the user image.")
+
+    @field_validator("network_name")
+    @classmethod
+    def _host_only(cls, value: str) -> str:
+        if value != "host":
+            raise ValueError(
+                "only 'host' is supported: user containers reach the hub and the sandbox on 127.0.0.1"
+            )
+        return value
 
 
 class KubernetesSpawner(Section):

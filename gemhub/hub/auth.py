@@ -39,10 +39,13 @@ def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
         c.GenericOAuthenticator.userdata_url = oauth.userdata_url
         c.GenericOAuthenticator.username_claim = oauth.username_claim
         c.GenericOAuthenticator.scope = oauth.scope
-        c.GenericOAuthenticator.claim_groups_key = oauth.claim_groups_key
-        # auth_state keeps the provider's tokens for per-user credential injection.
+        # auth_state keeps the provider's tokens and claims, for per-user credentials
+        # (auth.oauth.credentials_from_auth_state), encrypted with JUPYTERHUB_CRYPT_KEY.
         c.GenericOAuthenticator.enable_auth_state = True
         if oauth.allowed_groups:
+            # OAuthenticator 17 reads groups from auth_state, and only when it manages them.
+            c.GenericOAuthenticator.manage_groups = True
+            c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{oauth.claim_groups_key}"
             c.GenericOAuthenticator.allowed_groups = set(oauth.allowed_groups)
         else:
             c.GenericOAuthenticator.allow_all = True

@@ -20,16 +20,18 @@ their environment variables (`SH_CLIENT_ID`, `SH_CLIENT_SECRET`,
   starts without the user's credentials (so it works against the sandbox) and
   the hub logs a WARNING naming the user and the reason, never a value.
 
-Targets:
+Where they come from: the credentials store (set by the user on the
+credentials page or by an admin), and, with `auth.oauth.credentials_from_auth_state`,
+the identity provider's claims kept in JupyterHub's auth_state. Stored
+credentials win over the provider's for the same provider.
+
+How they reach the server, per target:
 - local (SimpleLocalProcessSpawner) and docker (DockerSpawner): both pass
-  `spawner.environment` to the server process / container, so this is all
-  they need.
-- kubernetes (KubeSpawner): TODO, comes with the Helm chart. This hook works
-  there too, but puts the values in the pod spec in clear (readable by anyone
-  who may `get pods` in the namespace). The chart should instead keep one
-  Kubernetes Secret per user (written by the credentials service) and have
-  the hook add `env[].valueFrom.secretKeyRef` entries (`KubeSpawner.env` /
-  `extra_container_config`) instead of values. Not implemented here.
+  `spawner.environment` to the server process / container, so the values go
+  there.
+- kubernetes (KubeSpawner): values in a pod spec are readable by anyone who
+  may `get pods`, so they go into the user's own Secret and the environment
+  gets `valueFrom.secretKeyRef` entries instead (`kubernetes_secrets`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from collections.abc import Callable
 
 from ..config import GemhubConfig
 from ..paths import Paths
-from . import log_redaction
+from . import kubernetes_secrets, log_redaction
 
 log = logging.getLogger("gemhub.credentials")
 
@@ -90,8 +92,11 @@ def secret_variables() -> set[str]:
     return {field.env for provider in PROVIDERS.values() for field in provider.secret_fields}
 
 
-def inject(spawner, creds: dict[str, str]) -> None:
-    """Replace what was injected at the previous start with `creds`, in a new dict."""
+def inject(spawner, env_entries: dict, secret_values=()) -> None:
+    """Replace what was injected at the previous start with `env_entries`, in a new dict.
+
+    `secret_values` are added to the log redactor: on Kubernetes the entries are
+    Secret references, but the values still pass through the hub's memory."""
     env = dict(spawner.environment)
     for key, (before, ours) in getattr(spawner, _INJECTED_ATTR, {}).items():
         if env.get(key) == ours:
@@ -99,15 +104,86 @@ def inject(spawner, creds: dict[str, str]) -> None:
                 env.pop(key, None)
             else:
                 env[key] = before
-    record = {key: (env.get(key, _MISSING), value) for key, value in creds.items()}
-    log_redaction.REDACTOR.add(*(value for key, value in creds.items() if key in secret_variables()))
-    env.update(creds)
+    record = {key: (env.get(key, _MISSING), value) for key, value in env_entries.items()}
+    log_redaction.REDACTOR.add(*secret_values)
+    env.update(env_entries)
     spawner.environment = env
     setattr(spawner, _INJECTED_ATTR, record)
 
 
+def merge(stored: dict[str, str], from_provider: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Stored credentials, plus the identity provider's for providers the user stored nothing for."""
+    from ..credentials.providers import get_provider
+
+    env: dict[str, str] = {}
+    for provider_name, values in from_provider.items():
+        names = {f.env for f in get_provider(provider_name).fields}
+        if not names & set(stored):
+            env.update(values)
+    env.update(stored)
+    return env
+
+
+async def stored_environment(paths: Paths, user: str, lookup, logger) -> dict[str, str]:
+    """The user's stored credentials; nothing (and a WARNING with the reason) if unreadable."""
+    try:
+        return await asyncio.to_thread(lookup, paths, user)
+    except Exception as error:
+        from ..credentials.store import CredentialsUnavailable
+
+        if isinstance(error, CredentialsUnavailable):
+            reason = str(error).removeprefix("credentials are unavailable: ")
+        else:
+            # Not str(error): a database error could quote a URL or a statement.
+            reason = f"could not read the credentials store ({type(error).__name__})"
+        logger.warning(
+            "gemhub: credentials unavailable for %s: %s; starting the server without them "
+            "(the sandbox, if enabled)", user, reason,
+        )
+        return {}
+
+
+async def provider_environment(cfg: GemhubConfig | None, spawner, logger) -> dict[str, dict[str, str]]:
+    """Credentials from the identity provider's auth_state, per provider (oauth only)."""
+    oauth = cfg.auth.oauth if cfg is not None and cfg.auth.type == "oauth" else None
+    if oauth is None or not oauth.credentials_from_auth_state:
+        return {}
+    from ..credentials.auth_state import environment_from_auth_state
+
+    try:
+        auth_state = await spawner.user.get_auth_state()
+    except Exception as error:
+        logger.warning("gemhub: auth_state of %s unreadable (%s)", spawner.user.name, type(error).__name__)
+        auth_state = None
+    found, problems = environment_from_auth_state(oauth.credentials_from_auth_state, auth_state)
+    for problem in problems:
+        logger.warning("gemhub: %s: %s", spawner.user.name, problem)
+    return found
+
+
+async def deliver(spawner, creds: dict[str, str], logger) -> bool:
+    """Give the server `creds` the target's way; False (and nothing injected) if that failed."""
+    secret_values = [value for key, value in creds.items() if key in secret_variables()]
+    if not kubernetes_secrets.is_kubespawner(spawner):
+        inject(spawner, creds, secret_values)
+        return True
+    user = spawner.user.name
+    try:
+        name = await kubernetes_secrets.write_secret(spawner.api, spawner.namespace, user, creds)
+    except Exception as error:
+        status = getattr(error, "status", None)
+        logger.warning(
+            "gemhub: could not write the credentials Secret for %s (%s%s); starting the server without them",
+            user, type(error).__name__, f" {status}" if status else "",
+        )
+        inject(spawner, {}, secret_values)
+        return False
+    inject(spawner, kubernetes_secrets.secret_refs(name, creds) if name else {}, secret_values)
+    return True
+
+
 def make_pre_spawn_hook(
-    cfg: GemhubConfig,
+    cfg: GemhubConfig | None,
     paths: Paths,
     previous: Callable | None = None,
     lookup: Callable[[Paths, str], dict[str, str]] = lookup_environment,
@@ -121,27 +197,14 @@ def make_pre_spawn_hook(
                 await result
         user = spawner.user.name
         logger = getattr(spawner, "log", None) or log
-        try:
-            creds = await asyncio.to_thread(lookup, paths, user)
-        except Exception as error:
-            from ..credentials.store import CredentialsUnavailable
-
-            if isinstance(error, CredentialsUnavailable):
-                reason = str(error).removeprefix("credentials are unavailable: ")
-            else:
-                # Not str(error): a database error could quote a URL or a statement.
-                reason = f"could not read the credentials store ({type(error).__name__})"
-            logger.warning(
-                "gemhub: credentials unavailable for %s: %s; starting the server without them "
-                "(the sandbox, if enabled)", user, reason,
-            )
-            inject(spawner, {})
+        stored = await stored_environment(paths, user, lookup, logger)
+        creds = merge(stored, await provider_environment(cfg, spawner, logger))
+        if not await deliver(spawner, creds, logger):
             return
-        inject(spawner, creds)
         if creds:
-            logger.info("gemhub: %s's server gets their stored credentials (%s)", user, ", ".join(sorted(creds)))
+            logger.info("gemhub: %s's server gets their credentials (%s)", user, ", ".join(sorted(creds)))
         else:
-            logger.info("gemhub: %s has no stored credentials; their server uses the sandbox", user)
+            logger.info("gemhub: %s has no credentials; their server uses the sandbox", user)
 
     return pre_spawn_hook
 

@@ -67,12 +67,19 @@ def _local(c, cfg: GemhubConfig, paths: Paths) -> None:
 
 def _docker(c, cfg: GemhubConfig, paths: Paths) -> None:
     d = cfg.spawner.docker
-    c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
+    # Containers share the host's network (docker_spawner.py), so the hub API, the
+    # sandbox (GEMHUB_SANDBOX_URL) and each user server all stay on 127.0.0.1.
+    c.JupyterHub.spawner_class = "gemhub.hub.docker_spawner.HostNetworkDockerSpawner"
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{cfg.hub.api_port}"
     c.DockerSpawner.image = cfg.spawner.image
     c.DockerSpawner.network_name = d.network_name
+    c.DockerSpawner.prefix = "gemhub"
+    # Not the image's CMD: whatever an image starts by default, a hub needs the single-user server.
+    c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
     c.DockerSpawner.volumes = {d.volume_name_template: d.home_dir}
     c.DockerSpawner.notebook_dir = d.home_dir
+    # A stopped server's container goes; its named home volume stays (docker rm -v only
+    # removes anonymous volumes), so the next start is a fresh container on the same files.
     c.DockerSpawner.remove = True
     if cfg.spawner.profiles:
         c.DockerSpawner.allowed_images = {

@@ -7,6 +7,7 @@ found through JUPYTER_PATH, so nothing is installed into the user's ~/.local.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -15,12 +16,24 @@ from ..paths import state_home
 NAME = "gemhub-user"
 
 
+def env_id(user_env: Path) -> str:
+    """Empty for the checkout's user environment; a short id for any other (`--user-env`)."""
+    resolved = Path(user_env).resolve()
+    if resolved == (state_home() / "envs" / "user").resolve():
+        return ""
+    return hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+
+
 def ensure_kernelspec(user_env: Path) -> Path:
-    """Write the spec; return the folder to put on JUPYTER_PATH."""
+    """Write the spec; return the folder to put on JUPYTER_PATH.
+
+    Another environment gets a folder of its own, so runs on different
+    environments at the same time never swap each other's kernel."""
     python = user_env / "bin" / "python"
     if not python.exists():
         raise FileNotFoundError(f"user environment not found: {python} (run `make envs`)")
-    root = state_home() / "jupyter"
+    other = env_id(user_env)
+    root = state_home() / "jupyter-envs" / other if other else state_home() / "jupyter"
     spec_dir = root / "kernels" / NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {

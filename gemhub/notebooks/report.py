@@ -39,6 +39,7 @@ class Environment(BaseModel):
     user_lock_sha256: str
     kernel: str
     python: str
+    image: str | None = Field(None, description="Image the notebooks ran in (`--image`); none: the user environment.")
 
 
 class Summary(BaseModel):

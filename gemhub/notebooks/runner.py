@@ -1,13 +1,15 @@
 """Headless notebook runs: papermill in parallel, cached, with a JSON report.
 
 Each notebook runs as its own papermill process in the hub environment,
-driving a kernel of the user environment (kernel.py), against a sandbox with
-throwaway credentials. A notebook whose content, parameters and environment
-are unchanged since it last passed is not run again.
+driving a kernel of the user environment (kernel.py), or, with an image, as
+papermill inside a container of that image (container.py); either way against
+a sandbox with throwaway credentials. A notebook whose content, parameters and
+environment (or image) are unchanged since it last passed is not run again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +29,7 @@ import papermill
 
 from ..paths import CHECKOUT
 from ..secrets_scan import find_secrets, redact
-from . import kernel, outputs
+from . import container, kernel, outputs
 from .report import Environment, NotebookResult, Report, Summary
 
 RUNNER_VERSION = "1"
@@ -45,6 +47,10 @@ class RunOptions:
     timeout: float = 600
     force: bool = False
     known_secrets: tuple[str, ...] = ()
+    image: str | None = None
+    # Kernels use the sandbox their user's Jupyter server started (Binder: binder/start,
+    # gemhub_workspace.binder) instead of one the runner starts.
+    sandbox_from_server: bool = False
 
 
 def discover(paths: list[Path]) -> list[Path]:
@@ -61,8 +67,12 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def environment_hash() -> str:
+def environment_hash(image_id: str | None = None) -> str:
+    """What the kernel runs on: the user lock and user-side code, or the image (which holds them)."""
     digest = hashlib.sha256(RUNNER_VERSION.encode())
+    if image_id:
+        digest.update(b"image:" + image_id.encode())
+        return digest.hexdigest()
     for name in ENVIRONMENT_FILES:
         path = CHECKOUT / name
         digest.update(path.read_bytes() if path.exists() else b"-")
@@ -114,40 +124,61 @@ def _kill_tree(pid: int) -> None:
 KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Address already in use")
 
 
-def run_one(path: Path, key: str, options: RunOptions, env: dict, secrets: list[str]) -> NotebookResult:
+@dataclass
+class LocalLaunch:
+    """papermill from this (hub) environment, with a kernel of the user environment."""
+
+    env: dict[str, str]
+
+    def argv(self, source: Path, output: Path, run_dir: Path, parameters: dict, run_id: str) -> list[str]:
+        argv = [sys.executable, "-m", "papermill", str(source), str(output), "-k", kernel.NAME]
+        argv += ["--cwd", str(run_dir), "--no-progress-bar"]
+        for name, value in parameters.items():
+            argv += ["-p", name, value]
+        return argv
+
+    def run_id(self, slug: str) -> str:
+        return slug
+
+    def stop(self, run_id: str) -> None:
+        """Nothing outlives the process tree, which the runner kills itself."""
+
+
+def run_one(path: Path, key: str, options: RunOptions, launch, secrets: list[str]) -> NotebookResult:
     """Run a notebook; retry once when its kernel failed to start.
 
     Kernels started at the same moment can race for the same free TCP port
     (jupyter_client picks ports by probing); that says nothing about the
     notebook, so it gets a second chance. A failure inside a cell does not."""
-    result = _run_once(path, key, options, env, secrets)
+    result = _run_once(path, key, options, launch, secrets)
     log = options.out_dir / path.stem / "papermill.log"
     if result.status == "failed" and result.failing_cell is None and log.exists():
         if any(sign in log.read_text(errors="replace") for sign in KERNEL_START_FAILURES):
-            result = _run_once(path, key, options, env, secrets)
+            result = _run_once(path, key, options, launch, secrets)
     return result
 
 
-def _run_once(path: Path, key: str, options: RunOptions, env: dict, secrets: list[str]) -> NotebookResult:
+def _run_once(path: Path, key: str, options: RunOptions, launch, secrets: list[str]) -> NotebookResult:
     slug = path.stem
     run_dir = options.out_dir / slug
     run_dir.mkdir(parents=True, exist_ok=True)
     output = run_dir / f"{slug}.ipynb"
     output.unlink(missing_ok=True)
     parameters = parameters_for(path, run_dir)
-    argv = [sys.executable, "-m", "papermill", str(path), str(output), "-k", kernel.NAME]
-    argv += ["--cwd", str(run_dir), "--no-progress-bar"]
-    for name, value in parameters.items():
-        argv += ["-p", name, value]
+    run_id = launch.run_id(slug)
+    argv = launch.argv(path, output, run_dir, parameters, run_id)
     started = time.monotonic()
     log = run_dir / "papermill.log"
     with log.open("w") as log_file:
-        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            argv, stdout=log_file, stderr=subprocess.STDOUT, env=launch.env, start_new_session=True
+        )
         try:
             code = process.wait(options.timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
             _kill_tree(process.pid)
+            launch.stop(run_id)
             process.wait()
             code, timed_out = -9, True
     duration = round(time.monotonic() - started, 2)
@@ -182,9 +213,26 @@ def kernel_environment(sandbox, jupyter_path: Path, home: str | Path) -> dict[st
         for key, value in os.environ.items()
         if not key.startswith(("SH_", "GEMHUB_SANDBOX_", "JUPYTERHUB_"))
     }
-    env.update(sandbox.environment())
+    if sandbox is not None:
+        env.update(sandbox.environment())
+    else:
+        env.update(server_sandbox_environment())
     env.update(JUPYTER_PATH=str(jupyter_path), HOME=str(home), PYTHONHASHSEED="0")
     return env
+
+
+def server_sandbox_environment() -> dict[str, str]:
+    """Without a sandbox of the runner's own, kernels look for the one their Jupyter
+    server started in the runtime folder: keep it the caller's, not the throwaway home's."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return {"JUPYTER_RUNTIME_DIR": jupyter_runtime_dir()}
+
+
+def _sandbox(options: RunOptions):
+    from ..sandbox_process import start_sandbox
+
+    return contextlib.nullcontext() if options.sandbox_from_server else start_sandbox()
 
 
 class RunCache:
@@ -223,10 +271,11 @@ def run(
     on_start: Callable[[Path], None] = lambda p: None,
     on_done: Callable[[NotebookResult], None] = lambda r: None,
 ) -> Report:
-    from ..sandbox_process import start_sandbox
-
     started = time.monotonic()
-    env_hash = environment_hash()
+    image_id = container.check_image(options.image) if options.image else None
+    env_hash = environment_hash(image_id)
+    if not options.image:
+        env_hash += kernel.env_id(options.user_env) + ("|server-sandbox" if options.sandbox_from_server else "")
     cache = RunCache(options.out_dir / "cache.json")
     results: dict[Path, NotebookResult] = {}
     todo = []
@@ -239,15 +288,21 @@ def run(
         else:
             todo.append((path, key))
     if todo:
-        jupyter_path = kernel.ensure_kernelspec(options.user_env)
-        with start_sandbox() as sandbox, tempfile.TemporaryDirectory(prefix="gemhub-run-home-") as home:
-            env = kernel_environment(sandbox, jupyter_path, home)
-            secrets = [sandbox.client_secret, sandbox.client_id, *options.known_secrets]
+        jupyter_path = None if options.image else kernel.ensure_kernelspec(options.user_env)
+        with _sandbox(options) as sandbox, tempfile.TemporaryDirectory(prefix="gemhub-run-home-") as home:
+            if options.image:
+                launch = container.ContainerLaunch(
+                    options.image, {**sandbox.environment(), "PYTHONHASHSEED": "0"}, f"{os.getuid()}:{os.getgid()}"
+                )
+            else:
+                launch = LocalLaunch(kernel_environment(sandbox, jupyter_path, home))
+            own = [sandbox.client_secret, sandbox.client_id] if sandbox else []
+            secrets = [*own, *options.known_secrets]
             with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
                 futures = {}
                 for path, key in todo:
                     on_start(path)
-                    futures[pool.submit(run_one, path, key, options, env, secrets)] = path
+                    futures[pool.submit(run_one, path, key, options, launch, secrets)] = path
                 for future in as_completed(futures):
                     result = future.result()
                     results[futures[future]] = result
@@ -259,8 +314,9 @@ def run(
         generated_at=datetime.now(timezone.utc),
         environment=Environment(
             user_lock_sha256=_sha256((CHECKOUT / ENVIRONMENT_FILES[0]).read_bytes()),
-            kernel=kernel.NAME,
+            kernel=container.KERNEL if options.image else kernel.NAME,
             python=sys.version.split()[0],
+            image=options.image,
         ),
         summary=Summary(
             total=len(ordered),

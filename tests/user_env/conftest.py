@@ -6,17 +6,14 @@ service_url) errors out instead of reaching the internet.
 """
 from __future__ import annotations
 
-import json
 import os
-import selectors
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+from gemhub_sandbox.child import SandboxDidNotStart, start
 
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_SRC = REPO / "sandbox"
@@ -84,32 +81,13 @@ def sandbox_env(home: Path) -> dict:
 
 def start_sandbox(workdir: Path, *extra: str, clients: dict | None = None, timeout: float = 60.0) -> Sandbox:
     workdir.mkdir(parents=True, exist_ok=True)
-    clients_file = workdir / "clients.json"
-    clients_file.write_text(json.dumps(clients or CLIENTS))
     stderr_path = workdir / "sandbox.stderr"
-    cmd = [sys.executable, "-m", "gemhub_sandbox", "serve", "--host", "127.0.0.1", "--port", "0",
-           "--clients", str(clients_file), *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(stderr_path, "wb"), env=sandbox_env(workdir),
-                            cwd=str(workdir))
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    line = b""
-    while time.monotonic() < deadline and not line.endswith(b"\n"):
-        if proc.poll() is not None:
-            break
-        if selector.select(timeout=0.5):
-            chunk = proc.stdout.readline()
-            if not chunk:
-                break
-            line += chunk
-    selector.close()
-    text = line.decode().strip()
-    prefix = "gemhub sandbox listening on "
-    if not text.startswith(prefix):
-        proc.kill()
-        raise RuntimeError(f"sandbox did not start: {text!r}\n{stderr_path.read_text(errors='replace')}")
-    return Sandbox(proc, text[len(prefix):], stderr_path)
+    try:
+        child = start(clients or CLIENTS, args=extra, env=sandbox_env(workdir), cwd=workdir,
+                      stderr=open(stderr_path, "wb"), timeout=timeout)
+    except SandboxDidNotStart as error:
+        raise RuntimeError(f"{error}\n{stderr_path.read_text(errors='replace')}") from None
+    return Sandbox(child.process, child.url, stderr_path)
 
 
 @pytest.fixture(scope="session")

@@ -71,3 +71,25 @@ def test_collections_follow_the_configured_endpoint(clean_env, sandbox):
 def test_neither_credentials_nor_sandbox_is_a_clear_error(clean_env):
     with pytest.raises(NoEndpointError, match="No Sentinel Hub credentials"):
         sh_config()
+
+
+def test_lab_notice_says_where_the_data_comes_from_and_how_to_change_it(tmp_path):
+    from gemhub_workspace.notice import sandbox_notice
+    from gemhub_workspace.shprofile import update_notice
+
+    hub = {"GEMHUB_SANDBOX_URL": "http://127.0.0.1:9", "GEMHUB_SH_BASE_URL": "https://sh.example",
+           "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api", "JUPYTERHUB_BASE_URL": "/base/"}
+    message, link = sandbox_notice(hub)
+    assert message.startswith("You are on sandbox data") and link == ("Set credentials", "/base/services/credentials/")
+    assert sandbox_notice({**hub, "SH_CLIENT_ID": "mine"}) is None
+    assert sandbox_notice({}) is None  # neither credentials nor a sandbox: nothing to claim
+
+    binder = {"GEMHUB_SANDBOX_URL": "http://127.0.0.1:9", "JUPYTERHUB_API_URL": "https://hub.mybinder.org/hub/api"}
+    plain = sandbox_notice(binder)
+    assert isinstance(plain, str) and "SH_CLIENT_ID" in plain and "Set credentials" not in plain
+
+    update_notice(tmp_path, on_sandbox=True, environ=binder)
+    text = (tmp_path / "README-gemhub.md").read_text()
+    assert "getpass" in text and "/services/credentials/" not in text
+    update_notice(tmp_path, on_sandbox=True, environ=hub)
+    assert "/base/services/credentials/" in (tmp_path / "README-gemhub.md").read_text()

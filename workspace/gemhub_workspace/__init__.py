@@ -16,4 +16,9 @@ def __getattr__(name):
 def _jupyter_server_extension_points():
     """jupyter_server extensions: the marketplace Launch endpoint (see `launch.py`) and the
     gemhub Sentinel Hub profile that makes a bare `SHConfig()` work (see `shprofile.py`)."""
-    return [{"module": "gemhub_workspace.launch"}, {"module": "gemhub_workspace.shprofile"}]
+    # binder (the in-server sandbox for Binder, see `binder.py`) first: shprofile reads what it exports.
+    return [
+        {"module": "gemhub_workspace.binder"},
+        {"module": "gemhub_workspace.launch"},
+        {"module": "gemhub_workspace.shprofile"},
+    ]

@@ -11,12 +11,19 @@ Environment, as set by the hub at spawn (or by the notebook runner):
   a non-default deployment (e.g. Copernicus Data Space).
 - `GEMHUB_SANDBOX_URL`, `GEMHUB_SANDBOX_CLIENT_ID`, `GEMHUB_SANDBOX_CLIENT_SECRET`:
   the offline sandbox, used only when the user has no credentials.
+
+On Binder nobody sets these for a kernel the server did not start (the
+notebook runner's, a console's): such a kernel finds the sandbox its user's
+Jupyter server started (`binder.py`) through the Jupyter runtime folder. A
+sandbox started by the server may still be starting when the first cell runs,
+so sh_config() waits for it to answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 from sentinelhub import DataCollection, SHConfig
 
@@ -31,8 +38,39 @@ class NoEndpointError(RuntimeError):
     """Neither the user's credentials nor a sandbox are available."""
 
 
+SANDBOX_WAIT_S = 60.0
+
+
 def using_sandbox() -> bool:
-    return not os.environ.get("SH_CLIENT_ID") and bool(os.environ.get("GEMHUB_SANDBOX_URL"))
+    return not os.environ.get("SH_CLIENT_ID") and bool(os.environ.get("GEMHUB_SANDBOX_URL") or _server_sandbox())
+
+
+def _server_sandbox() -> dict[str, str] | None:
+    """The sandbox a Jupyter server of this user started itself (Binder), if any."""
+    from .binder import discovered_sandbox
+
+    try:
+        return discovered_sandbox()
+    except (ImportError, OSError):
+        return None
+
+
+def _wait_until_answering(url: str, timeout: float = SANDBOX_WAIT_S) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url + "/sandbox/health", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise NoEndpointError(
+                f"The sandbox your Jupyter server starts did not answer at {url} within {timeout:.0f}s; "
+                "see the server's log (jupyter-server-proxy entry gemhub-sandbox)."
+            )
+        time.sleep(0.5)
 
 
 def sh_config(quiet: bool = False) -> SHConfig:
@@ -40,13 +78,30 @@ def sh_config(quiet: bool = False) -> SHConfig:
     env = os.environ
     if env.get("SH_CLIENT_ID"):
         config = SHConfig()
+        sandbox_url = env.get("GEMHUB_SANDBOX_URL", "").rstrip("/")
+        if sandbox_url and config.sh_base_url.rstrip("/") == sandbox_url:
+            # Credentials set in the kernel after the server started (the workshop's way):
+            # the server's [gemhub] profile still names the sandbox, which cannot serve them.
+            config = SHConfig(use_defaults=True, sh_client_id=env["SH_CLIENT_ID"],
+                              sh_client_secret=env.get("SH_CLIENT_SECRET", ""))
         if env.get("GEMHUB_SH_BASE_URL"):
             config.sh_base_url = env["GEMHUB_SH_BASE_URL"].rstrip("/")
         if env.get("GEMHUB_SH_TOKEN_URL"):
             config.sh_token_url = env["GEMHUB_SH_TOKEN_URL"]
         return config
+    from .binder import opted_in
+
+    in_server = opted_in(env)  # a sandbox the server starts may not be up yet
+    if not env.get("GEMHUB_SANDBOX_URL"):
+        found = _server_sandbox()
+        if found:
+            # Only for this process: what a kernel started by that server inherits anyway.
+            env.update(found)
+            in_server = True
     if using_sandbox():
         url = env["GEMHUB_SANDBOX_URL"].rstrip("/")
+        if in_server:
+            _wait_until_answering(url)
         if url.startswith("http://"):
             # The sandbox runs beside the kernel over plain HTTP; oauthlib refuses
             # http token endpoints unless told this is intended.
@@ -61,7 +116,7 @@ def sh_config(quiet: bool = False) -> SHConfig:
         return config
     raise NoEndpointError(
         "No Sentinel Hub credentials (SH_CLIENT_ID, SH_CLIENT_SECRET) and no sandbox "
-        "(GEMHUB_SANDBOX_URL) in this environment."
+        "(GEMHUB_SANDBOX_URL, or one started by your Jupyter server) in this environment."
     )
 
 

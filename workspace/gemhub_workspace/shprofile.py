@@ -45,12 +45,36 @@ This server has no Sentinel Hub credentials of yours, so `SHConfig()` (and
 `gemhub_workspace.sh_config()`) use gemhub's **offline sandbox**: synthetic
 imagery, not real satellite data.
 
-To work with real data, set your Sentinel Hub credentials at
-[{credentials_url}]({credentials_url}) and then **restart your server**
-(File → Hub Control Panel → Stop My Server, then Start My Server).
+{how_to}
 
 {marker}
 """
+HOW_TO_ON_HUB = """To work with real data, set your Sentinel Hub credentials at
+[{credentials_url}]({credentials_url}) and then **restart your server**
+(File → Hub Control Panel → Stop My Server, then Start My Server)."""
+HOW_TO_ELSEWHERE = """To work with real data (e.g. on Binder), set your own Sentinel Hub OAuth
+client in the notebook before using it, without printing it:
+
+```python
+import os, getpass
+os.environ["SH_CLIENT_ID"] = getpass.getpass("Sentinel Hub client id")
+os.environ["SH_CLIENT_SECRET"] = getpass.getpass("Sentinel Hub client secret")
+```
+
+`gemhub_workspace.sh_config()` then uses Sentinel Hub instead of the sandbox."""
+
+
+def started_by_gemhub_hub(environ=None) -> bool:
+    """A gemhub hub's server (it has a credentials page), not Binder or a plain Jupyter."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("GEMHUB_SH_BASE_URL") and env.get("JUPYTERHUB_API_URL"))
+
+
+def how_to_get_real_data(environ=None) -> str:
+    if started_by_gemhub_hub(environ):
+        return HOW_TO_ON_HUB.format(credentials_url=credentials_url(environ))
+    return HOW_TO_ELSEWHERE
+
 
 log = logging.getLogger("gemhub.shprofile")
 
@@ -135,7 +159,7 @@ def update_notice(root: Path, on_sandbox: bool, environ=None) -> None:
     if on_sandbox:
         if os.path.lexists(path) and not ours:
             return  # the user's own file of that name: never overwritten
-        text = NOTICE.format(marker=NOTICE_MARKER, credentials_url=credentials_url(environ))
+        text = NOTICE.format(marker=NOTICE_MARKER, how_to=how_to_get_real_data(environ))
         tmp = path.with_name(f".{NOTICE_FILE}.tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)

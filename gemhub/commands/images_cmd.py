@@ -1,0 +1,109 @@
+"""`gemhub images`: build the base, build the images, and test them."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from ..images import BASE_REFERENCE, IMAGE_NAMES, docker
+from ..images.base import build_base
+from ..images.build import build_image
+from ..images.checks import check_image
+from ..images.context import content_hash, stage
+from ..images.specs import SPECS
+from ..images.tags import references
+from ..paths import state_home
+
+NAMES = click.Choice([*IMAGE_NAMES, "all"])
+
+
+def _selected(name: str) -> list[str]:
+    return list(IMAGE_NAMES) if name == "all" else [name]
+
+
+def _fail(command: str, error: Exception) -> None:
+    click.echo(f"gemhub images {command}: {error}", err=True)
+    raise SystemExit(2)
+
+
+def _require_base(base: str) -> None:
+    if base == BASE_REFERENCE and docker.image_inspect(base) is None:
+        raise docker.DockerError(f"base image {base} not found: build it with `gemhub images base`")
+
+
+base_option = click.option(
+    "--base", "base_image", default=BASE_REFERENCE, show_default=True,
+    help="Base image (BASE_IMAGE build argument); the default is made by `gemhub images base`, no registry needed.",
+)
+
+
+@click.group()
+def images() -> None:
+    """Container images: the Debian base, the user, hub and proxy images."""
+
+
+@images.command("base")
+@click.option("--tag", default=BASE_REFERENCE, show_default=True, help="Reference of the imported image.")
+@click.option("--force", is_flag=True, help="Rebuild even if the image exists.")
+def base_cmd(tag: str, force: bool) -> None:
+    """Make the base image with debootstrap from this machine's Debian mirror (needs root)."""
+    console = Console(stderr=True)
+    try:
+        docker.require_daemon()
+        if not force and docker.image_inspect(tag) is not None:
+            console.print(f"{tag} exists (use --force to rebuild)")
+            return
+        build_base(tag, console, state_home() / "images")
+    except (docker.DockerError, OSError) as error:
+        _fail("base", error)
+    size = docker.image_inspect(tag)["Size"]
+    console.print(f"imported [green]{tag}[/] ({size / 1e6:.0f} MB)")
+
+
+@images.command("build")
+@click.argument("name", type=NAMES, default="all")
+@base_option
+@click.option("--no-cache", is_flag=True, help="Build every layer again (always builds, even if the tag exists).")
+def build_cmd(name: str, base_image: str, no_cache: bool) -> None:
+    """Build NAME (user, hub, proxy or all), tagged with its content hash and :latest."""
+    console = Console(stderr=True)
+    try:
+        docker.require_daemon()
+        _require_base(base_image)
+        for image in _selected(name):
+            result = build_image(image, base_image, no_cache=no_cache, console=console)
+            click.echo(result.reference)
+    except (docker.DockerError, OSError) as error:
+        _fail("build", error)
+
+
+def _reference_of(name: str, base_image: str) -> str:
+    """The content-hash reference the current checkout builds to."""
+    folder = stage(SPECS[name], state_home() / "images" / "context" / name)
+    return references(name, content_hash(folder, base_image))[0]
+
+
+@images.command("test")
+@click.argument("name", type=NAMES, default="all")
+@base_option
+@click.option("--image", "reference", help="Test this reference instead of the one the checkout builds to.")
+def test_cmd(name: str, base_image: str, reference: str | None) -> None:
+    """Start NAME's image and check it (uid, imports, kernel, notebooks, size, no build secrets)."""
+    console = Console()
+    if reference and name == "all":
+        _fail("test", ValueError("--image needs one image name (user, hub or proxy)"))
+    failed = 0
+    try:
+        docker.require_daemon()
+        for image in _selected(name):
+            target = reference or _reference_of(image, base_image)
+            console.print(f"[bold]{target}[/]")
+            for check in check_image(image, target):
+                mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
+                console.print(f"  {mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
+                failed += not check.ok
+    except (docker.DockerError, OSError) as error:
+        _fail("test", error)
+    if failed:
+        click.echo(f"gemhub images test: {failed} check(s) failed", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,199 @@
+"""The offline sandbox inside the user's own Jupyter server, for Binder.
+
+On mybinder.org there is no hub to run a sandbox service or to hand a server
+its endpoint, and a workshop participant has no Sentinel Hub account. So a
+server started with ``GEMHUB_SANDBOX_IN_SERVER=1`` (``binder/start`` sets it)
+and without the user's credentials (``SH_CLIENT_ID``) or a sandbox given by a
+hub (``GEMHUB_SANDBOX_URL``) provides one itself:
+
+1. at load, it chooses the sandbox's loopback port (shared with the
+   jupyter-server-proxy entry ``gemhub-sandbox``, see
+   ``gemhub_sandbox.serverproxy``) and a throwaway client, and puts
+   ``GEMHUB_SANDBOX_URL``/``_CLIENT_ID``/``_CLIENT_SECRET`` into the server's
+   environment, which every kernel and terminal it starts inherits (and which
+   ``shprofile`` turns into the ``[gemhub]`` profile, so a bare ``SHConfig()``
+   works too). It must therefore load before ``shprofile``;
+2. it writes the same values to ``gemhub-sandbox-<pid>.json`` (mode 0600) in
+   the Jupyter runtime folder, beside the server's own ``jpserver-<pid>.json``,
+   for kernels this server did not start (``sh_config()`` looks there);
+3. once the server listens, it asks its own ``<base_url>gemhub-sandbox/sandbox/health``
+   with its own token, which makes jupyter-server-proxy launch and supervise
+   the sandbox. The launch stays jupyter-server-proxy's: this module only
+   knocks on the door early, so the first notebook cell does not wait.
+
+Kernels talk to the sandbox directly on loopback: the proxied URL needs the
+server's login, which sentinelhub-py cannot present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+OPT_IN_ENV = "GEMHUB_SANDBOX_IN_SERVER"
+DISCOVERY_PREFIX = "gemhub-sandbox-"
+HEALTH_PATH = "gemhub-sandbox/sandbox/health"
+LAUNCH_TIMEOUT = 90.0
+_TRUE = {"1", "true", "yes", "on"}
+_tasks: set[asyncio.Task] = set()
+_started_here: list[str] = []  # the sandbox URL, once this process has set one up
+
+
+def opted_in(environ=None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get(OPT_IN_ENV, "").strip().lower() in _TRUE
+
+
+def wanted(environ=None) -> bool:
+    """Whether this server should run its own sandbox."""
+    env = os.environ if environ is None else environ
+    return opted_in(env) and not env.get("SH_CLIENT_ID") and not env.get("GEMHUB_SANDBOX_URL")
+
+
+def sandbox_environment(port: int, environ=None) -> dict[str, str]:
+    """What kernels need to reach the sandbox on `port`; keeps a client the caller already chose."""
+    env = os.environ if environ is None else environ
+    return {
+        "GEMHUB_SANDBOX_URL": f"http://127.0.0.1:{port}",
+        "GEMHUB_SANDBOX_CLIENT_ID": env.get("GEMHUB_SANDBOX_CLIENT_ID") or "binder-" + secrets.token_hex(4),
+        "GEMHUB_SANDBOX_CLIENT_SECRET": env.get("GEMHUB_SANDBOX_CLIENT_SECRET") or secrets.token_urlsafe(24),
+        # plain-HTTP token endpoint on loopback: let oauthlib (sentinelhub-py) use it
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }
+
+
+def write_discovery(runtime_dir: str | Path, values: dict[str, str], pid: int | None = None) -> Path:
+    """Atomically write `values` for kernels of other origins; 0600 like Jupyter's own runtime files."""
+    folder = Path(runtime_dir)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pid = os.getpid() if pid is None else pid
+    path = folder / f"{DISCOVERY_PREFIX}{pid}.json"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"pid": pid, **values}, out)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def discovered_sandbox(runtime_dir: str | Path | None = None) -> dict[str, str] | None:
+    """The sandbox a running Jupyter server of this user started, newest first; None if there is none."""
+    if runtime_dir is None:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        runtime_dir = jupyter_runtime_dir()
+    candidates = []
+    for path in Path(runtime_dir).glob(f"{DISCOVERY_PREFIX}*.json"):
+        try:
+            found = json.loads(path.read_text())
+            if _alive(int(found["pid"])) and found.get("GEMHUB_SANDBOX_URL"):
+                candidates.append((path.stat().st_mtime, found))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if not candidates:
+        return None
+    found = max(candidates, key=lambda item: item[0])[1]
+    return {key: str(value) for key, value in found.items() if key != "pid"}
+
+
+def _own_url(serverapp, path: str) -> str:
+    """`path` under this server's base_url, on an address the server listens on."""
+    from jupyter_server.utils import url_path_join
+
+    ip = serverapp.ip or "localhost"
+    if ip in ("0.0.0.0", "*", "localhost"):
+        ip = "127.0.0.1"
+    elif ip == "::":
+        ip = "::1"
+    host = f"[{ip}]" if ":" in ip else ip
+    scheme = "https" if serverapp.certfile else "http"
+    return f"{scheme}://{host}:{serverapp.port}" + url_path_join(serverapp.base_url, path)
+
+
+async def knock(serverapp, timeout: float = LAUNCH_TIMEOUT) -> bool:
+    """Ask this server's proxy for the sandbox's health, which launches it; True once it answers 200."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+    url = _own_url(serverapp, HEALTH_PATH)
+    token = getattr(serverapp.identity_provider, "token", "") or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    headers = {"Authorization": f"token {token}"} if token else {}
+    client = AsyncHTTPClient()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            response = await client.fetch(
+                url, headers=headers, request_timeout=max(1.0, deadline - loop.time()), validate_cert=False
+            )
+            return response.code == 200
+        except HTTPClientError as error:
+            serverapp.log.warning("gemhub binder: starting the sandbox through %s gave HTTP %s", url, error.code)
+            return False
+        except OSError:
+            # Not listening yet (the server binds after extensions load).
+            if loop.time() > deadline:
+                serverapp.log.warning("gemhub binder: this server did not answer at %s", url)
+                return False
+            await asyncio.sleep(0.3)
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    if not wanted():
+        return
+    try:
+        from gemhub_sandbox.serverproxy import sandbox_port
+
+        port = sandbox_port()
+    except (ImportError, ValueError) as error:
+        serverapp.log.warning("gemhub binder: no in-server sandbox (%s)", error)
+        return
+    values = sandbox_environment(port)
+    os.environ.update(values)
+    _started_here.append(values["GEMHUB_SANDBOX_URL"])
+    try:
+        path = write_discovery(serverapp.runtime_dir, values)
+    except OSError as error:
+        serverapp.log.warning("gemhub binder: could not write the sandbox's runtime file (%s)", type(error).__name__)
+    else:
+        import atexit
+
+        atexit.register(path.unlink, missing_ok=True)
+    serverapp.log.info(
+        "gemhub binder: no Sentinel Hub credentials; kernels use the sandbox this server starts at %s",
+        values["GEMHUB_SANDBOX_URL"],
+    )
+
+
+async def _start_jupyter_server_extension(serverapp) -> None:
+    if not _started_here:
+        return  # not ours to start: the user's credentials, a hub's sandbox, or not opted in
+
+    async def launch() -> None:
+        if await knock(serverapp):
+            serverapp.log.info("gemhub binder: sandbox running at %s", _started_here[-1])
+
+    task = asyncio.ensure_future(launch())
+    _tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(_tasks.discard)
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "gemhub_workspace.binder"}]
