@@ -33,17 +33,12 @@ $(HUB)/.synced: images/hub/requirements.lock tests/requirements.lock pyproject.t
 	VIRTUAL_ENV=$(HUB) $(UV) pip install -q --no-deps -e . -e sandbox
 	touch $@
 
-$(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspace/pyproject.toml workspace/lab-overrides.json \
-  workspace/jupyter-config/jupyter_server_config.d/gemhub_workspace.json \
-  workspace/jupyter-config/jupyter_server_config.json | $(UV)
+$(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspace/pyproject.toml \
+  $(shell find workspace/gemhub_workspace/prefix -type f) | $(UV)
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(USERENV)
 	VIRTUAL_ENV=$(USERENV) $(UV) pip sync -q images/user/requirements.lock
 	VIRTUAL_ENV=$(USERENV) $(UV) pip install -q --no-deps -e sandbox -e workspace
-	GEMHUB_ENDPOINT_COMPAT=0 $(USERENV)/bin/python -m gemhub_workspace.endpoint_compat --install
-	install -D -m 644 workspace/lab-overrides.json $(USERENV)/share/jupyter/lab/settings/overrides.json
-	install -D -m 644 workspace/jupyter-config/jupyter_server_config.d/gemhub_workspace.json \
-	  $(USERENV)/etc/jupyter/jupyter_server_config.d/gemhub_workspace.json
-	install -D -m 644 workspace/jupyter-config/jupyter_server_config.json $(USERENV)/etc/jupyter/jupyter_server_config.json
+	GEMHUB_ENDPOINT_COMPAT=0 $(USERENV)/bin/python -m gemhub_workspace.environment >/dev/null
 	touch $@
 
 proxy: images/proxy/node_modules/.package-lock.json

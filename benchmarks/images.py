@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from common import machine, summary, write_result  # noqa: E402
 from gemhub.images import BASE_REFERENCE, IMAGE_NAMES, docker  # noqa: E402
 from gemhub.images.base import ensure_base  # noqa: E402
 from gemhub.images.build import build_image  # noqa: E402
+from gemhub.images.context import copy_inputs  # noqa: E402
 from gemhub.images.servers import (  # noqa: E402
     Container,
     free_port,
@@ -73,10 +73,7 @@ def notebook_rebuilds(runs: int) -> list[float]:
     samples = []
     with tempfile.TemporaryDirectory(prefix="gemhub-bench-images-") as scratch:
         checkout = Path(scratch) / "checkout"
-        for source, _ in SPECS["user"].inputs:
-            (checkout / source).parent.mkdir(parents=True, exist_ok=True)
-            copy = shutil.copytree if (CHECKOUT / source).is_dir() else shutil.copy2
-            copy(CHECKOUT / source, checkout / source)
+        copy_inputs(SPECS["user"], checkout)
         notebook = checkout / "notebooks" / "water-monitor.ipynb"
         original = json.loads(notebook.read_text())
         for run in range(runs):

@@ -287,6 +287,16 @@ def test_the_server_has_jupyter_server_proxy_start_the_sandbox(binder_server):
     assert requests.post(token_url, data={**grant, "client_secret": "wrong"}, timeout=30).status_code == 401
 
 
+
+def test_jupyterlab_tells_the_participant_they_are_on_sandbox_data(binder_server):
+    auth = {"Authorization": f"token {binder_server['token']}"}
+    shown = requests.get(f"{binder_server['url']}/lab/api/update", headers=auth, timeout=30).json()["notification"]
+    assert shown["message"].startswith("You are on sandbox data"), shown
+    # No hub credentials page on Binder: the notice says how to set the variables instead.
+    assert "SH_CLIENT_ID" in shown["message"] and not shown["link"], shown
+    readme = (binder_server["home"] / "README-gemhub.md").read_text()
+    assert "getpass" in readme and "/services/credentials/" not in readme
+
 KERNEL_CODE = """
 import json, os
 from sentinelhub import CRS, BBox, DataCollection, SentinelHubCatalog, SHConfig

@@ -36,6 +36,8 @@ BAD_CONFIGS = [
         "only an image per profile",
     ),
     ("spawner:\n  profiles:\n  - {slug: a, display_name: A}\n", "spawner.profiles", "docker or kubernetes"),
+    ("spawner:\n  type: docker\n  image: u:1\n  docker:\n    network_name: bridge\n",
+     "spawner.docker.network_name", "only 'host' is supported: user containers reach the hub and the sandbox on 127.0.0.1 (got 'bridge')"),
     ("auth:\n  type: oauth\n", "auth.oauth", "required when auth.type is 'oauth'"),
     ("auth:\n  demo:\n    users: [Alice Smith]\n", "auth.demo.users.0", "should match pattern"),
     ("auth:\n  type: oauth\n  oauth:\n    client_id: g\n    authorize_url: https://i/a\n    token_url: https://i/t\n    userdata_url: https://i/u\n    credentials_from_auth_state:\n      sentinelhb: {client_id: a.b}\n", "auth.oauth.credentials_from_auth_state",

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from support.hub import GEMHUB, free_port
+from support.credentials import set_credentials
+from support.hub import free_port
 from support.kernel import execute
 
 TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
@@ -44,17 +44,6 @@ def two_client_sandbox():
     clients = {"alice-id": "alice-secret-" + secrets.token_hex(12), "bob-id": "bob-secret-" + secrets.token_hex(12)}
     with start(clients, timeout=30) as child:
         yield SimpleNamespace(url=child.url, clients=clients)
-
-
-def set_credentials(config_file: Path, user: str, client_id: str, secret: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    done = subprocess.run(
-        [str(GEMHUB), "credentials", "set", user, "--config", str(config_file), "--client-id", client_id,
-         "--secret-stdin"],
-        input=secret + "\n", capture_output=True, text=True, env=env, timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert secret not in done.stdout + done.stderr
 
 
 def start_all(sessions) -> None:

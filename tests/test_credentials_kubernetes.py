@@ -14,23 +14,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
+import logging
 import secrets
-import subprocess
 from types import SimpleNamespace
 
 import pytest
-
-from support.hub import GEMHUB
+from support.credentials import cli_environment, gemhub_credentials, set_credentials
 from support.hub_config import CHECKOUT, hub_config
 from support.kube_api import KubeApiStandIn
 
-
-def gemhub_credentials(config, env, *args, stdin=None):
-    done = subprocess.run([str(GEMHUB), "credentials", *args, "--config", str(config)],
-                          input=stdin, capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done
+from gemhub.hub import log_redaction
 
 
 def kube_spawner(config, username: str):
@@ -63,7 +56,7 @@ def fresh_crypt_keeper():
     CryptKeeper.clear_instance()
 
 
-def test_secret_per_user_and_secret_key_refs_in_the_pod(monkeypatch, tmp_path, kube_api):
+def test_secret_per_user_and_secret_key_refs_in_the_pod(monkeypatch, tmp_path, kube_api, caplog):
     from cryptography.fernet import Fernet
 
     key = Fernet.generate_key().decode()
@@ -72,11 +65,9 @@ def test_secret_per_user_and_secret_key_refs_in_the_pod(monkeypatch, tmp_path, k
     assert app.spawner_class.__name__ == "KubeSpawner"
 
     secret = "alice-secret-" + secrets.token_hex(12)
-    cli_env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    cli_env.update(env, GEMHUB_HOME=str(tmp_path))
+    cli_env = cli_environment(**env, GEMHUB_HOME=str(tmp_path))
     config_file = CHECKOUT / "examples" / "kubernetes.yaml"
-    gemhub_credentials(config_file, cli_env, "set", "alice", "--client-id", "alice-id", "--secret-stdin",
-                       stdin=secret + "\n")
+    set_credentials(config_file, "alice", "alice-id", secret, env=cli_env)
 
     async def spawn_and_render(username):
         spawner = kube_spawner(c, username)
@@ -102,11 +93,20 @@ def test_secret_per_user_and_secret_key_refs_in_the_pod(monkeypatch, tmp_path, k
                                      "valueFrom": {"secretKeyRef": {"name": name, "key": variable}}}
     rendered = json.dumps(pod)
     assert secret not in rendered and "alice-id" not in rendered
+    # The value passed through the hub's memory on its way to the Secret: the hub's logs redact it.
+    hub_log = logging.getLogger("JupyterHub")  # the hub app made above stops it propagating: listen directly
+    log_redaction.install()
+    hub_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="JupyterHub"):
+            hub_log.info("writing %s", secret)
+    finally:
+        hub_log.removeHandler(caplog.handler)
+    assert secret not in caplog.text and "writing [secret]" in caplog.text
     assert by_name["GEMHUB_SH_BASE_URL"]["value"] == "https://sh.dataspace.copernicus.eu"
 
     # A second start replaces the Secret (409 then PUT) with the new values.
-    gemhub_credentials(config_file, cli_env, "set", "alice", "--client-id", "alice-id2", "--secret-stdin",
-                       stdin=secret + "-rotated\n")
+    set_credentials(config_file, "alice", "alice-id2", secret + "-rotated", env=cli_env)
     spawner2, pod2 = asyncio.run(spawn_and_render("alice"))
     methods = [(m, p.split("?")[0]) for m, p, _ in kube_api.requests]
     assert ("PUT", f"/api/v1/namespaces/gemhub/secrets/{name}") in methods
@@ -114,7 +114,7 @@ def test_secret_per_user_and_secret_key_refs_in_the_pod(monkeypatch, tmp_path, k
     assert decoded["SH_CLIENT_ID"] == "alice-id2"
 
     # Credentials removed: the Secret goes at the next start, and so do the references.
-    gemhub_credentials(config_file, cli_env, "unset", "alice")
+    gemhub_credentials(config_file, "unset", "alice", env=cli_env)
     _, pod3 = asyncio.run(spawn_and_render("alice"))
     assert ("gemhub", name) not in kube_api.secrets
     names = {e["name"] for e in pod3["spec"]["containers"][0]["env"]}
@@ -132,11 +132,9 @@ def test_api_server_refusing_the_secret_does_not_stop_the_spawn(monkeypatch, tmp
 
     env = {"GEMHUB_OAUTH_CLIENT_SECRET": "x" * 12, "JUPYTERHUB_CRYPT_KEY": Fernet.generate_key().decode()}
     c, _ = hub_config(monkeypatch, tmp_path, "kubernetes.yaml", env=env)
-    cli_env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    cli_env.update(env, GEMHUB_HOME=str(tmp_path))
+    cli_env = cli_environment(**env, GEMHUB_HOME=str(tmp_path))
     secret = "carol-secret-" + secrets.token_hex(12)
-    gemhub_credentials(CHECKOUT / "examples" / "kubernetes.yaml", cli_env, "set", "carol",
-                       "--client-id", "carol-id", "--secret-stdin", stdin=secret + "\n")
+    set_credentials(CHECKOUT / "examples" / "kubernetes.yaml", "carol", "carol-id", secret, env=cli_env)
     async def spawn():
         spawner = kube_spawner(c, "carol")
         await spawner.run_pre_spawn_hook()

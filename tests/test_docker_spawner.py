@@ -21,6 +21,7 @@ import yaml
 
 from gemhub.images.docker import container_inspect, run as docker
 from gemhub.sandbox_process import start_sandbox
+from support.credentials import set_credentials
 from support.hub import GEMHUB, free_port
 from support.images import built_image
 from support.kernel import execute
@@ -112,16 +113,6 @@ def containers_using(volume: str) -> list[str]:
 
 def volume_exists(volume: str) -> bool:
     return docker(["volume", "inspect", volume], check=False).returncode == 0
-
-
-def set_credentials(config_file: Path, user: str, client_id: str, secret: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    done = subprocess.run(
-        [str(GEMHUB), "credentials", "set", user, "--config", str(config_file), "--client-id", client_id,
-         "--secret-stdin"],
-        input=secret + "\n", capture_output=True, text=True, env=env, timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def put_file(session, server: str, token: str, name: str, content: str) -> None:
@@ -295,12 +286,3 @@ def test_a_missing_image_is_a_one_line_error(tmp_path):
                         timeout=60)
     assert up.returncode == 2 and "Traceback" not in up.stderr
     assert f"image {missing} not found: build it with `gemhub images build user`" in up.stderr, up.stderr
-
-
-def test_a_network_other_than_host_is_refused(tmp_path):
-    config = tmp_path / "gemhub.yaml"
-    config.write_text("spawner:\n  type: docker\n  image: gemhub/user:1\n  docker:\n    network_name: bridge\n")
-    done = subprocess.run([GEMHUB, "config", "validate", config], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert f"{config}:5: spawner.docker.network_name: " in done.stderr
-    assert "only 'host' is supported" in done.stderr and "(got 'bridge')" in done.stderr

@@ -21,7 +21,7 @@ from gemhub.images import BASE_REFERENCE
 from gemhub.images import docker as gemhub_docker
 from gemhub.images.base import apt_mirrors
 from gemhub.images.build import build_image
-from gemhub.images.context import CA_BUNDLE, content_hash, stage
+from gemhub.images.context import CA_BUNDLE, content_hash, copy_inputs, stage
 from gemhub.images.scan import scan
 from gemhub.images.specs import SPECS
 
@@ -140,10 +140,7 @@ def test_user_image_is_tagged_by_content_and_labelled():
 def test_notebook_only_change_rebuilds_only_the_notebook_layer(tmp_path):
     original = built_image("user")
     checkout = tmp_path / "checkout"
-    for source, _ in SPECS["user"].inputs:
-        (checkout / source).parent.mkdir(parents=True, exist_ok=True)
-        copy = shutil.copytree if (CHECKOUT / source).is_dir() else shutil.copy2
-        copy(CHECKOUT / source, checkout / source)
+    copy_inputs(SPECS["user"], checkout)
     notebook = checkout / "notebooks" / "water-monitor.ipynb"
     data = json.loads(notebook.read_text())
     data["cells"][0]["source"] = ["# edited for the layer-cache test\n", *data["cells"][0]["source"]]

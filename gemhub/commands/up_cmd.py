@@ -35,7 +35,10 @@ def _preflight(cfg, paths: Paths) -> list[str]:
         from ..hub.docker_spawner import preflight
 
         missing += preflight([cfg.spawner.image] + [p.image for p in cfg.spawner.profiles if p.image])
-    if not shutil.which(proxy_command()):
+    if cfg.hub.external_proxy:
+        if not os.environ.get("CONFIGPROXY_AUTH_TOKEN"):
+            missing.append("hub.external_proxy: set CONFIGPROXY_AUTH_TOKEN to the token the proxy was started with")
+    elif not shutil.which(proxy_command()):
         missing.append(f"proxy: {proxy_command()} not found (run `make proxy`)")
     return missing
 

@@ -80,10 +80,14 @@ def _schema_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for err in error.errors():
         path = ".".join(str(p) for p in err["loc"] if p != "[key]")
-        message = err["msg"] if "[key]" not in err["loc"] else f"invalid key name: {err['msg']}"
+        # gemhub's own validators word their messages for people: drop pydantic's prefix.
+        message = err["msg"].removeprefix("Value error, ")
+        if "[key]" in err["loc"]:
+            message = f"invalid key name: {message}"
         if err["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against `gemhub config reference`)"
-        elif err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], dict):
+        elif (err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], dict)
+              and "(got " not in message):
             message = f"{message} (got {err['input']!r})"
         problems.append(Problem(path, message))
     return problems

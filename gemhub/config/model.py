@@ -48,6 +48,16 @@ class HubSection(Section):
     base_url: str = Field("/", description="URL prefix of the hub, starting and ending with '/'.")
     api_port: Port = Field(8081, description="Port of the hub's internal API (user servers call it).")
     proxy_api_port: Port = Field(8001, description="Port of the proxy's REST API (the hub calls it).")
+    external_proxy: bool = Field(
+        False,
+        description="The proxy runs on its own (the gemhub/proxy image, a proxy pod) instead of as the hub's "
+        "child; the hub reaches its API at proxy_api_url and both read the shared token from "
+        "CONFIGPROXY_AUTH_TOKEN.",
+    )
+    proxy_api_url: HttpUrl | None = Field(
+        None,
+        description="The external proxy's REST API. Default: http://127.0.0.1:<proxy_api_port>.",
+    )
     data_dir: str | None = Field(
         None,
         description="Folder for the hub's state: database, cookie secret, demo "

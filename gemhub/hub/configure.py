@@ -14,6 +14,10 @@ def public_url(cfg: GemhubConfig) -> str:
     return f"http://{host}:{cfg.hub.port}{cfg.hub.base_url}"
 
 
+def proxy_api_url(cfg: GemhubConfig) -> str:
+    return (cfg.hub.proxy_api_url or f"http://127.0.0.1:{cfg.hub.proxy_api_port}").rstrip("/")
+
+
 def configure(c, cfg: GemhubConfig, config_file: str | Path | None) -> Paths:
     paths = Paths.of(cfg, config_file)
     paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -21,9 +25,14 @@ def configure(c, cfg: GemhubConfig, config_file: str | Path | None) -> Paths:
     c.JupyterHub.bind_url = public_url(cfg)
     c.JupyterHub.db_url = paths.db_url
     c.JupyterHub.cookie_secret_file = str(paths.data_dir / "jupyterhub_cookie_secret")
-    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{cfg.hub.proxy_api_port}"
-    c.ConfigurableHTTPProxy.pid_file = str(paths.data_dir / "proxy.pid")
-    c.ConfigurableHTTPProxy.command = [proxy_command()]
+    c.ConfigurableHTTPProxy.api_url = proxy_api_url(cfg)
+    if cfg.hub.external_proxy:
+        # Started separately (gemhub/proxy image, a proxy pod); the token comes from
+        # $CONFIGPROXY_AUTH_TOKEN, which JupyterHub reads itself.
+        c.ConfigurableHTTPProxy.should_start = False
+    else:
+        c.ConfigurableHTTPProxy.pid_file = str(paths.data_dir / "proxy.pid")
+        c.ConfigurableHTTPProxy.command = [proxy_command()]
     auth.apply(c, cfg, paths)
     spawners.apply(c, cfg, paths)
     credentials_hook.apply(c, cfg, paths)

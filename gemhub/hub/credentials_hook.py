@@ -92,11 +92,12 @@ def secret_variables() -> set[str]:
     return {field.env for provider in PROVIDERS.values() for field in provider.secret_fields}
 
 
-def inject(spawner, env_entries: dict, secret_values=()) -> None:
+def inject(spawner, env_entries: dict, also_redact=()) -> None:
     """Replace what was injected at the previous start with `env_entries`, in a new dict.
 
-    `secret_values` are added to the log redactor: on Kubernetes the entries are
-    Secret references, but the values still pass through the hub's memory."""
+    Secret values among the entries, and `also_redact` (on Kubernetes the entries
+    are Secret references, but the values still pass through the hub's memory),
+    go to the log redactor first."""
     env = dict(spawner.environment)
     for key, (before, ours) in getattr(spawner, _INJECTED_ATTR, {}).items():
         if env.get(key) == ours:
@@ -105,7 +106,10 @@ def inject(spawner, env_entries: dict, secret_values=()) -> None:
             else:
                 env[key] = before
     record = {key: (env.get(key, _MISSING), value) for key, value in env_entries.items()}
-    log_redaction.REDACTOR.add(*secret_values)
+    secret_names = secret_variables()
+    log_redaction.REDACTOR.add(
+        *also_redact, *(value for key, value in env_entries.items() if key in secret_names and isinstance(value, str))
+    )
     env.update(env_entries)
     spawner.environment = env
     setattr(spawner, _INJECTED_ATTR, record)
@@ -163,10 +167,10 @@ async def provider_environment(cfg: GemhubConfig | None, spawner, logger) -> dic
 
 async def deliver(spawner, creds: dict[str, str], logger) -> bool:
     """Give the server `creds` the target's way; False (and nothing injected) if that failed."""
-    secret_values = [value for key, value in creds.items() if key in secret_variables()]
     if not kubernetes_secrets.is_kubespawner(spawner):
-        inject(spawner, creds, secret_values)
+        inject(spawner, creds)
         return True
+    secret_values = [value for key, value in creds.items() if key in secret_variables()]
     user = spawner.user.name
     try:
         name = await kubernetes_secrets.write_secret(spawner.api, spawner.namespace, user, creds)

@@ -188,6 +188,31 @@ def _sandbox_proxy_entry(reference: str) -> tuple[bool, str]:
     return code == 0 and "gemhub-sandbox" in out, f"jupyter-server-proxy servers: {out.splitlines()[-1]}"
 
 
+def _workspace_installed(reference: str) -> tuple[bool, str]:
+    code, out = _exec(reference, "python", "-c",
+                      "import sys, pathlib; from gemhub_workspace.environment import shipped_files; "
+                      "files = shipped_files(); "
+                      "print(len(files), [str(f) for f in files if not (pathlib.Path(sys.prefix) / f).is_file()])")
+    if code != 0:
+        return False, out.splitlines()[-1]
+    count, missing = out.splitlines()[-1].split(" ", 1)
+    return missing == "[]", f"{count} shipped files in the environment's prefix; missing: {missing}"
+
+
+def _sandbox_notice(reference: str) -> tuple[bool, str]:
+    """A server without the user's credentials tells JupyterLab it is on sandbox data."""
+    port, token = free_port(), secrets.token_hex(16)
+    args = ["jupyter", "server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            "--ServerApp.open_browser=False", f"--IdentityProvider.token={token}"]
+    env = {"GEMHUB_SERVER_PORT": str(port), "GEMHUB_SANDBOX_URL": "http://127.0.0.1:9"}
+    with Container(reference, args, env=env, name_hint="notice") as container:
+        container.wait_healthy(START_TIMEOUT)
+        notification = requests.get(f"http://127.0.0.1:{port}/lab/api/update", timeout=30,
+                                    headers={"Authorization": f"token {token}"}).json()["notification"]
+    message = (notification or {}).get("message", "")
+    return message.startswith("You are on sandbox data"), f"JupyterLab notification: {message[:60]!r}"
+
+
 def user_checks(reference: str, checkout: Path) -> Iterator[Check]:
     yield _guard("runs as uid 1000 (jovyan), home writable", lambda: _user_identity(reference))
     yield _guard("EO stack imports", lambda: _eo_imports(reference))
@@ -195,6 +220,9 @@ def user_checks(reference: str, checkout: Path) -> Iterator[Check]:
     yield _guard("sandbox available through jupyter-server-proxy", lambda: _sandbox_proxy_entry(reference))
     yield _guard("jupyterhub-singleuser answers (HEALTHCHECK)", lambda: _singleuser_ready(reference))
     yield _guard("a real kernel imports eolearn, eogrow, sentinelhub", lambda: _kernel_imports(reference))
+    yield _guard("gemhub_workspace's server config and Lab settings installed", lambda: _workspace_installed(reference))
+    yield _guard("JupyterLab tells a user without credentials they are on sandbox data",
+                 lambda: _sandbox_notice(reference))
 
 
 # -- hub image -----------------------------------------------------------------

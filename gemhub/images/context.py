@@ -42,6 +42,13 @@ def _copy(source: Path, destination: Path) -> None:
         destination.chmod(0o755 if source.stat().st_mode & 0o111 else 0o644)
 
 
+def copy_inputs(spec: ImageSpec, destination: Path, checkout: Path = CHECKOUT) -> Path:
+    """A second checkout holding just the spec's inputs, to change one and rebuild (tests, benchmarks)."""
+    for source, _ in spec.inputs:
+        _copy(checkout / source, destination / source)
+    return destination
+
+
 def stage(spec: ImageSpec, folder: Path, checkout: Path = CHECKOUT) -> Path:
     """Fill `folder` (emptied first) with the spec's inputs and the build CA bundle; returns it."""
     if folder.exists():

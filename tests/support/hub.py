@@ -52,6 +52,19 @@ def write_config(folder: Path, users: list[str], extra: dict | None = None) -> P
     return path
 
 
+def hub_answers(url: str, timeout: float, still_running=lambda: True) -> bool:
+    """Whether the hub's API at `url` answers within `timeout` (False at once if its process ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and still_running():
+        try:
+            if requests.get(f"{url}/hub/api/", timeout=2).ok:
+                return True
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 @dataclass
 class RunningHub:
     """One `gemhub up` process; `passwords` accumulates across restarts."""
@@ -76,17 +89,9 @@ class RunningHub:
             cwd=self.config_file.parent,
             env={k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")},
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        if not hub_answers(self.url, timeout, still_running=lambda: self.process.poll() is None):
             if self.process.poll() is not None:
                 raise RuntimeError(f"gemhub up exited {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(f"{self.url}/hub/api/", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        else:
             raise RuntimeError(f"hub not up after {timeout}s:\n{self.log_tail()}")
         new_output = self.log_file.read_bytes()[offset:].decode(errors="replace")
         self.passwords.update(PASSWORD_LINE.findall(new_output))

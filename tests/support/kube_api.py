@@ -11,41 +11,30 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
 
+from .loopback_http import JsonHandler, LoopbackServer
+
 SECRETS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets(?:/(?P<name>[^/?]+))?/?(?:\?.*)?$")
 
 
-class KubeApiStandIn:
+class KubeApiStandIn(LoopbackServer):
     def __init__(self, token: str):
         self.token = token
         self.secrets: dict[tuple[str, str], dict] = {}
         self.requests: list[tuple[str, str, dict | None]] = []
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def _status(self, code: int, reason: str, message: str) -> None:
-                self._reply(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                self.reply_json(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                    "reason": reason, "message": message, "code": code})
 
             def _handle(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
+                raw = self.read_body()
+                body = json.loads(raw) if raw else None
                 stand_in.requests.append((method, self.path, body))
                 if self.headers.get("Authorization") != f"Bearer {stand_in.token}":
                     return self._status(401, "Unauthorized", "Unauthorized")
@@ -58,17 +47,17 @@ class KubeApiStandIn:
                     if key in stand_in.secrets:
                         return self._status(409, "AlreadyExists", f'secrets "{key[1]}" already exists')
                     stand_in.secrets[key] = body
-                    return self._reply(201, body)
+                    return self.reply_json(201, body)
                 if key not in stand_in.secrets:
                     return self._status(404, "NotFound", f'secrets "{key[1]}" not found')
                 if method == "GET":
-                    return self._reply(200, stand_in.secrets[key])
+                    return self.reply_json(200, stand_in.secrets[key])
                 if method == "PUT":
                     stand_in.secrets[key] = body
-                    return self._reply(200, body)
+                    return self.reply_json(200, body)
                 if method == "DELETE":
                     del stand_in.secrets[key]
-                    return self._reply(200, {"kind": "Status", "status": "Success"})
+                    return self.reply_json(200, {"kind": "Status", "status": "Success"})
                 return self._status(405, "MethodNotAllowed", method)
 
             def do_GET(self):
@@ -83,17 +72,7 @@ class KubeApiStandIn:
             def do_DELETE(self):
                 self._handle("DELETE")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "KubeApiStandIn":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def write_kubeconfig(self, path: Path) -> Path:
         path.write_text(yaml.safe_dump({

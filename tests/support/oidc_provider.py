@@ -11,16 +11,15 @@ is `next_user` when /auth is hit is the person logging in.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from .loopback_http import JsonHandler, LoopbackServer
 
 REALM = "/auth/realms/gemhub/protocol/openid-connect"
 
 
-class OidcProviderStandIn:
+class OidcProviderStandIn(LoopbackServer):
     def __init__(self, client_id: str, client_secret: str, users: dict[str, dict]):
         self.client_id, self.client_secret, self.users = client_id, client_secret, users
         self.next_user: str | None = None
@@ -28,24 +27,13 @@ class OidcProviderStandIn:
         self.tokens: dict[str, str] = {}
         provider = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 if url.path == f"{REALM}/auth":
                     if query.get("client_id") != provider.client_id or provider.next_user is None:
-                        return self._json(400, {"error": "invalid_request"})
+                        return self.reply_json(400, {"error": "invalid_request"})
                     code = secrets.token_urlsafe(16)
                     provider.codes[code] = provider.next_user
                     self.send_response(302)
@@ -56,40 +44,30 @@ class OidcProviderStandIn:
                 if url.path == f"{REALM}/userinfo":
                     token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                     if token not in provider.tokens:
-                        return self._json(401, {"error": "invalid_token"})
-                    return self._json(200, provider.users[provider.tokens[token]])
-                return self._json(404, {"error": "not_found"})
+                        return self.reply_json(401, {"error": "invalid_token"})
+                    return self.reply_json(200, provider.users[provider.tokens[token]])
+                return self.reply_json(404, {"error": "not_found"})
 
             def do_POST(self):
                 if urlparse(self.path).path != f"{REALM}/token":
-                    return self._json(404, {"error": "not_found"})
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                    return self.reply_json(404, {"error": "not_found"})
+                form = {k: v[0] for k, v in parse_qs(self.read_body().decode()).items()}
                 client_id, client_secret = form.get("client_id"), form.get("client_secret")
                 basic = self.headers.get("Authorization", "")
                 if basic.startswith("Basic "):
                     client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
                 if (client_id, client_secret) != (provider.client_id, provider.client_secret):
-                    return self._json(401, {"error": "invalid_client"})
+                    return self.reply_json(401, {"error": "invalid_client"})
                 user = provider.codes.pop(form.get("code", ""), None)
                 if form.get("grant_type") != "authorization_code" or user is None:
-                    return self._json(400, {"error": "invalid_grant"})
+                    return self.reply_json(400, {"error": "invalid_grant"})
                 token = secrets.token_urlsafe(24)
                 provider.tokens[token] = user
-                return self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 300,
+                return self.reply_json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 300,
                                         "refresh_token": secrets.token_urlsafe(24), "scope": "openid profile"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     def endpoints(self) -> dict[str, str]:
         base = self.url + REALM
         return {"authorize_url": f"{base}/auth", "token_url": f"{base}/token", "userdata_url": f"{base}/userinfo"}
-
-    def __enter__(self) -> "OidcProviderStandIn":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -1,7 +1,7 @@
 """The marketplace Launch endpoint (`gemhub_workspace.launch`) on a real user Jupyter server.
 
 The server is enabled through the shipped `workspace/jupyter-config` folder (via
-JUPYTER_CONFIG_PATH), so the JSON that the Makefile installs is what is tested.
+JUPYTER_CONFIG_PATH), so the JSON that `gemhub_workspace.environment` installs is what is tested.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED_CONFIG = REPO / "workspace" / "jupyter-config"
+SHIPPED_CONFIG = REPO / "workspace" / "gemhub_workspace" / "prefix" / "etc" / "jupyter"
 TOKEN = "launch-test-token"
 AUTH = {"Authorization": f"token {TOKEN}"}
 

@@ -10,10 +10,10 @@ kernels work against synthetic sandbox imagery, not their Sentinel Hub
 account. With credentials of their own there is nothing to say.
 
 The settings that make Lab ask (`checkForUpdates: true`, news off) are in
-the workspace's lab overrides (workspace/lab-overrides.json); the class is set
-in workspace/jupyter-config/jupyter_server_config.json, installed as the
-environment's `etc/jupyter/jupyter_server_config.json` (jupyter_server reads
-only extension switches from `jupyter_server_config.d/`, not other settings).
+the shipped lab overrides (prefix/share/jupyter/lab/settings/overrides.json);
+the class is set in prefix/etc/jupyter/jupyter_server_config.json (jupyter_server
+reads only extension switches from `jupyter_server_config.d/`, not other
+settings). `gemhub_workspace.environment` installs both.
 """
 
 from __future__ import annotations
