@@ -367,3 +367,33 @@ def test_runner_refuses_a_server_sandbox_that_is_not_there(tmp_path):
         "gemhub notebooks test: --sandbox-from-server: no Jupyter server started with binder/start runs a sandbox "
         f"(no gemhub-sandbox-*.json in {tmp_path / 'empty-runtime'})"
     ]
+
+
+UNDER_A_HUB = """
+import json
+from sentinelhub import CRS, BBox, DataCollection, SentinelHubCatalog
+from gemhub_workspace import data_collection, sh_config
+config = sh_config(quiet=True)
+found = list(SentinelHubCatalog(config=config).search(
+    data_collection(DataCollection.SENTINEL2_L2A, config), bbox=BBox((14.88, 45.78, 14.93, 45.815), crs=CRS.WGS84),
+    time=("2023-07-01", "2023-07-31")))
+print(json.dumps({"base_url": config.sh_base_url, "scenes": len(found)}))
+"""
+
+
+def test_under_jupyterhub_the_server_starts_its_own_sandbox_as_on_mybinder(hub_factory):
+    """mybinder.org runs the image's server as jupyterhub-singleuser behind a JupyterHub that
+    knows nothing of gemhub: no sandbox service, only binder/start's opt-in. The server's own
+    hub token (the default `server` role may access its own server) must get the sandbox going."""
+    hub = hub_factory(["participant"], extra={
+        "sentinelhub": {"sandbox": {"enabled": False}},
+        "spawner": {"environment": {"GEMHUB_SANDBOX_IN_SERVER": "1"}},
+    })
+    participant = hub.session("participant")
+    assert participant.login().status_code == 302
+    participant.start_server()
+    got = json.loads(execute(f"{hub.url}/user/participant", participant.token(), UNDER_A_HUB,
+                             timeout=180).strip().splitlines()[-1])
+    assert got["base_url"].startswith("http://127.0.0.1:") and got["scenes"] > 0, got
+    home = hub.config_file.parent / "state" / "homes" / "participant"
+    assert "sandbox data" in (home / "README-gemhub.md").read_text()
