@@ -53,11 +53,13 @@ marketplace: envs
 	-$(HUB)/bin/gemhub notebooks test notebooks/ --jobs 2
 	$(HUB)/bin/gemhub marketplace build --report .gemhub/notebook-runs/report.json --out .gemhub/marketplace
 
-# Debian packages the tests need (a real browser; graphviz for eo-learn's
-# execution reports); installed only when missing.
+# What the tests need from Debian (a real browser; graphviz for eo-learn's
+# execution reports; Docker and debootstrap for the image tests, with dockerd
+# started); installed and started only when missing.
 system-deps:
 	@command -v chromium >/dev/null && command -v dot >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q chromium chromium-driver graphviz; }
+	@bash ci/docker.sh
 
 # Re-resolve the lock files from the .in files (needs PyPI).
 locks: | $(UV)
