@@ -1,6 +1,7 @@
 """Time from the login POST to a JupyterLab page answering 200, cold and warm.
 
     .gemhub/envs/hub/bin/python benchmarks/spawn.py [--runs 5] [--out PATH]
+    .gemhub/envs/hub/bin/python benchmarks/spawn.py --spawner docker [--image REF]
 
 One real `gemhub up` (the same helper the tests use) on free loopback ports in a
 temporary folder, one demo user. Every sample uses a new HTTP session, so each
@@ -11,6 +12,10 @@ cold: the user's server is stopped before the sample, so the login leads through
       /hub/spawn (and the spawn-pending page, whose progress event stream we
       follow as the page's JavaScript does) before Lab answers.
 warm: the server is already running; login → redirects → Lab 200.
+
+--spawner docker: the same with DockerSpawner and the user image (default: the
+one `gemhub images build user` makes for this checkout), so "cold" includes
+creating and starting the container; results go to results/spawn-docker.json.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from support.hub import RunningHub, UserSession, write_config  # noqa: E402
 from common import machine, started, summary, versions, write_result  # noqa: E402
 
 USER = "bench"
-DEFAULT_OUT = HERE / "results" / "spawn.json"
+RESULTS = HERE / "results"
 
 
 def wait_for_progress(session: UserSession, timeout: float) -> str:
@@ -108,16 +113,26 @@ def _login_post(session: UserSession):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="samples of each kind (default 5)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON result file (default {DEFAULT_OUT})")
+    parser.add_argument("--spawner", choices=["local", "docker"], default="local")
+    parser.add_argument("--image", help="user image for --spawner docker (default: built from this checkout)")
+    parser.add_argument("--out", type=Path, help="JSON result file (default results/spawn.json, "
+                        "results/spawn-docker.json with --spawner docker)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    out = args.out or RESULTS / ("spawn.json" if args.spawner == "local" else "spawn-docker.json")
+    extra = None
+    if args.spawner == "docker":
+        from support.images import built_image
+
+        extra = {"spawner": {"type": "docker", "image": args.image or built_image("user"),
+                             "docker": {"volume_name_template": "gemhub-bench-{username}"}}}
 
     from gemhub.paths import state_home
 
     with tempfile.TemporaryDirectory(prefix="gemhub-bench-") as tmp:
         folder = Path(tmp)
-        hub = RunningHub(write_config(folder, [USER]), folder / "gemhub-up.log")
+        hub = RunningHub(write_config(folder, [USER], extra), folder / "gemhub-up.log")
         cold: list[dict] = []
         warm: list[dict] = []
         with started(hub):
@@ -138,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "benchmark": "login POST → JupyterLab page 200",
+        "spawner": args.spawner,
+        "image": (extra or {}).get("spawner", {}).get("image"),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions(state_home() / "envs" / "user"),
@@ -149,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
             "warm": round(statistics.median(s["seconds"] for s in warm), 3),
         },
     }
-    write_result(args.out, result, ("cold", "warm"))
+    write_result(out, result, ("cold", "warm"))
+    if args.spawner == "docker":
+        from gemhub.images.docker import run as docker
+
+        docker(["volume", "rm", "--force", f"gemhub-bench-{USER}"], check=False)
     return 0
 
 

@@ -20,11 +20,12 @@ START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 
 def _spawn(data: dict) -> list[tuple[str, str, str]]:
+    target = " (DockerSpawner, user image)" if data.get("spawner") == "docker" else ""
     return [
-        ("login → JupyterLab 200, server stopped (cold)", f"{data['cold']['median']:.2f} s", "median of "
-         f"{len(data['cold']['samples'])}"),
-        ("login → JupyterLab 200, server running (warm)", f"{data['warm']['median']:.2f} s", "median of "
-         f"{len(data['warm']['samples'])}"),
+        (f"login → JupyterLab 200, server stopped (cold){target}", f"{data['cold']['median']:.2f} s",
+         f"median of {len(data['cold']['samples'])}"),
+        (f"login → JupyterLab 200, server running (warm){target}", f"{data['warm']['median']:.2f} s",
+         f"median of {len(data['warm']['samples'])}"),
     ]
 
 
@@ -88,6 +89,7 @@ def _images(data: dict) -> list[tuple[str, str, str]]:
 
 SOURCES = {
     "spawn.json": _spawn,
+    "spawn-docker.json": _spawn,
     "launch.json": _launch,
     "sandbox.json": _sandbox,
     "notebooks.json": _notebooks,
