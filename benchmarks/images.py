@@ -29,8 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -46,6 +44,7 @@ from gemhub.images.servers import (  # noqa: E402
     free_port,
     jupyterhub_api,
     singleuser_environment,
+    wait_http,
 )
 from gemhub.images.specs import SPECS  # noqa: E402
 
@@ -96,16 +95,10 @@ def start_to_ready(reference: str, runs: int) -> list[float]:
             url = f"http://127.0.0.1:{port}{env['JUPYTERHUB_SERVICE_PREFIX']}api"
             started = time.monotonic()
             with Container(reference, env=env, name_hint="bench") as container:
-                while True:
-                    try:
-                        if requests.get(url, timeout=2).status_code == 200:
-                            break
-                    except requests.RequestException:
-                        pass
-                    if time.monotonic() - started > 120:
-                        raise RuntimeError(f"not ready after 120s: {container.logs()}")
-                    time.sleep(0.05)
+                answer = wait_http(url, 120, container=container, interval=0.05)
                 samples.append(round(time.monotonic() - started, 3))
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{url} answered {answer.status_code}: {container.logs()}")
     return samples
 
 

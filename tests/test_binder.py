@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import requests
-
+from support.hub import free_port
 from support.kernel import execute
 
 pytestmark = pytest.mark.slow
@@ -169,12 +168,6 @@ def binder_env(tmp_path_factory) -> tuple[Path, Path]:
     return env, repo
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _children(pid: int) -> list[tuple[int, str]]:
     found = []
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
@@ -192,7 +185,7 @@ def binder_server(binder_env, tmp_path_factory):
     """`binder/start jupyter lab`, as Binder starts it: no credentials, no hub, a URL prefix."""
     env_dir, repo = binder_env
     home = tmp_path_factory.mktemp("participant")
-    port, token = _free_port(), "binder-test-" + os.urandom(8).hex()
+    port, token = free_port(), "binder-test-" + os.urandom(8).hex()
     environ = {
         "PATH": f"{env_dir}/bin:/usr/bin:/bin",
         "HOME": str(home),

@@ -84,6 +84,10 @@ def _bootstrap(root: Path, mirror: str, log: Path, console: Console) -> None:
             raise docker.DockerError(f"debootstrap failed ({tail[0]}); full log: {log}")
 
 
+def _remove(path: Path) -> None:
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
 def _slim(root: Path, main: str, security: str | None) -> None:
     for name in HOST_FILES:
         (root / name).unlink(missing_ok=True)
@@ -95,9 +99,9 @@ def _slim(root: Path, main: str, security: str | None) -> None:
                 if keep:  # licences stay; everything else in doc/ goes
                     for item in child.iterdir():
                         if item.name != "copyright":
-                            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+                            _remove(item)
                     continue
-                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+                _remove(child)
     (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
     (root / "tmp").chmod(0o1777)

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -166,15 +167,23 @@ def _singleuser_ready(reference: str) -> tuple[bool, str]:
                 f"unauthenticated api/status -> {status}")
 
 
-def _kernel_imports(reference: str) -> tuple[bool, str]:
+@contextmanager
+def _jupyter_server(reference: str, name_hint: str, env: dict[str, str] | None = None):
+    """A plain `jupyter server` of the image with a known token, healthy; yields (URL, token)."""
     port, token = free_port(), secrets.token_hex(16)
     args = ["jupyter", "server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             "--ServerApp.open_browser=False", f"--IdentityProvider.token={token}"]
-    with Container(reference, args, env={"GEMHUB_SERVER_PORT": str(port)}, name_hint="kernel") as container:
+    with Container(reference, args, env={**(env or {}), "GEMHUB_SERVER_PORT": str(port)},
+                   name_hint=name_hint) as container:
         container.wait_healthy(START_TIMEOUT)
+        yield f"http://127.0.0.1:{port}/", token
+
+
+def _kernel_imports(reference: str) -> tuple[bool, str]:
+    with _jupyter_server(reference, "kernel") as (url, token):
         code = (f"{EO_IMPORTS}\nimport os, sys\n"
                 "print(os.getuid(), sys.executable, eolearn.__version__, eogrow.__version__, sentinelhub.__version__)")
-        out = run_in_kernel(f"http://127.0.0.1:{port}/", token, code).strip()
+        out = run_in_kernel(url, token, code).strip()
     uid, executable, *versions = out.split()
     ok = uid == USER_UID and executable.startswith("/opt/gemhub/venv/")
     return ok, (f"python3 kernel (uid {uid}, {executable}) imported eolearn {versions[0]}, "
@@ -201,13 +210,8 @@ def _workspace_installed(reference: str) -> tuple[bool, str]:
 
 def _sandbox_notice(reference: str) -> tuple[bool, str]:
     """A server without the user's credentials tells JupyterLab it is on sandbox data."""
-    port, token = free_port(), secrets.token_hex(16)
-    args = ["jupyter", "server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.open_browser=False", f"--IdentityProvider.token={token}"]
-    env = {"GEMHUB_SERVER_PORT": str(port), "GEMHUB_SANDBOX_URL": "http://127.0.0.1:9"}
-    with Container(reference, args, env=env, name_hint="notice") as container:
-        container.wait_healthy(START_TIMEOUT)
-        notification = requests.get(f"http://127.0.0.1:{port}/lab/api/update", timeout=30,
+    with _jupyter_server(reference, "notice", env={"GEMHUB_SANDBOX_URL": "http://127.0.0.1:9"}) as (url, token):
+        notification = requests.get(f"{url}lab/api/update", timeout=30,
                                     headers={"Authorization": f"token {token}"}).json()["notification"]
     message = (notification or {}).get("message", "")
     return message.startswith("You are on sandbox data"), f"JupyterLab notification: {message[:60]!r}"

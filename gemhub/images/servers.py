@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,15 +17,10 @@ from pathlib import Path
 from typing import Self
 
 import requests
+from jupyterhub.utils import random_port as free_port
 
 from ..paths import proxy_command
 from . import docker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Container:
@@ -71,8 +65,8 @@ class Container:
 
 
 def wait_http(url: str, timeout: float, headers: dict | None = None, container: Container | None = None,
-              ) -> requests.Response:
-    """First response with status < 500 from `url` (polling); raises after `timeout` seconds."""
+              interval: float = 0.2) -> requests.Response:
+    """First response with status < 500 from `url` (polling every `interval` s); raises after `timeout` s."""
     started = time.monotonic()
     last = "no answer"
     while time.monotonic() - started < timeout:
@@ -85,7 +79,7 @@ def wait_http(url: str, timeout: float, headers: dict | None = None, container: 
             last = type(error).__name__
         if container is not None and not container.running():
             raise RuntimeError(f"container exited before {url} answered: {container.logs()}")
-        time.sleep(0.2)
+        time.sleep(interval)
     detail = f"; logs: {container.logs()}" if container else ""
     raise RuntimeError(f"{url}: {last} after {timeout:.0f}s{detail}")
 

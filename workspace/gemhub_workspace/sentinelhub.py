@@ -98,7 +98,7 @@ def sh_config(quiet: bool = False) -> SHConfig:
             # Only for this process: what a kernel started by that server inherits anyway.
             env.update(found)
             in_server = True
-    if using_sandbox():
+    if env.get("GEMHUB_SANDBOX_URL"):  # using_sandbox(), with the server's sandbox already looked for
         url = env["GEMHUB_SANDBOX_URL"].rstrip("/")
         if in_server:
             _wait_until_answering(url)
