@@ -281,6 +281,22 @@ def test_the_server_has_jupyter_server_proxy_start_the_sandbox(binder_server):
 
 
 
+def test_the_servers_sandbox_comes_back_by_itself_after_dying(binder_server):
+    """Kernels reach the sandbox directly, never through the proxy that would relaunch it:
+    the server's watch must bring it back with no request from anyone."""
+    _, found = _discovery(binder_server["runtime"])
+    url = found["GEMHUB_SANDBOX_URL"]
+    port = int(url.rsplit(":", 1)[1])
+    _wait_for_log(binder_server, f"gemhub binder: sandbox running at {url}")
+    pid, _ = _sandbox_child(binder_server, port)
+    os.kill(pid, signal.SIGKILL)
+    log = _wait_for_log(binder_server, f"gemhub binder: sandbox running again at {url}")
+    assert f"the sandbox at {url} stopped answering" in log
+    new_pid, _ = _sandbox_child(binder_server, port)
+    assert new_pid != pid
+    assert requests.get(f"{url}/sandbox/health", timeout=30).json()["status"] == "ok"
+
+
 def test_jupyterlab_tells_the_participant_they_are_on_sandbox_data(binder_server):
     auth = {"Authorization": f"token {binder_server['token']}"}
     shown = requests.get(f"{binder_server['url']}/lab/api/update", headers=auth, timeout=30).json()["notification"]

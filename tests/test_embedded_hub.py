@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
+import requests
+import yaml
 
 from support.hub import processes_in
 from support.kernel import execute
@@ -111,3 +117,34 @@ def test_ctrl_c_stops_the_hub_and_everything_it_started(hub_factory):
 
     assert hub.stop() == 0
     assert processes_in(hub.config_file.parent) == {}, "every process the hub started has ended"
+
+
+def test_the_hubs_sandbox_service_comes_back_by_itself(hub_factory):
+    """The sandbox is one service for every user: if it dies, JupyterHub restarts it (it polls
+    managed services) and its log says how it ended."""
+    hub = hub_factory(["alice"])
+    port = yaml.safe_load(hub.config_file.read_text())["sentinelhub"]["sandbox"]["port"]
+    health = f"http://127.0.0.1:{port}/sandbox/health"
+
+    def sandbox_pid() -> int | None:
+        return next((pid for pid, cmd in processes_in(hub.config_file.parent).items()
+                     if "gemhub_sandbox serve" in cmd and f"--port {port}" in cmd), None)
+
+    deadline = time.monotonic() + 60
+    while not (sandbox_pid() and _answers(health)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    victim = sandbox_pid()
+    assert victim and _answers(health), hub.log_tail()
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (sandbox_pid() not in (None, victim) and _answers(health)):
+        time.sleep(0.5)
+    assert sandbox_pid() not in (None, victim) and _answers(health), hub.log_tail()
+    assert "Service sandbox exited with status -9" in hub.log_file.read_text(errors="replace")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).ok
+    except requests.ConnectionError:
+        return False

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import jsonschema
 import nbformat
+import psutil
 import pytest
 
 from support.notebooks import write_notebook
@@ -118,3 +123,76 @@ def test_an_output_that_shows_the_sandbox_secret_is_redacted_and_fails(tmp_path)
     assert "output contains credentials" in entry["error"]
     executed = nbformat.read(entry["output_notebook"], as_version=4)
     assert executed.cells[-1].outputs[0]["text"] == "secret is [secret]\n"
+
+
+SANDBOX_USER = """
+import time
+import numpy as np
+from sentinelhub import CRS, BBox, DataCollection, MimeType, SentinelHubRequest
+from gemhub_workspace import sh_config
+
+config = sh_config()
+script = '''//VERSION=3
+function setup() { return {input: ["B04"], output: {bands: 1, sampleType: "FLOAT32"}}; }
+function evaluatePixel(s) { return [s.B04]; }'''
+shapes = []
+finish = time.monotonic() + 12
+while time.monotonic() < finish:
+    request = SentinelHubRequest(
+        evalscript=script, bbox=BBox((14.50, 46.05, 14.52, 46.07), CRS.WGS84), size=(32, 32), config=config,
+        input_data=[SentinelHubRequest.input_data(DataCollection.SENTINEL2_L2A, time_interval=("2023-05-01", "2023-05-20"))],
+        responses=[SentinelHubRequest.output_response("default", MimeType.TIFF)])
+    shapes.append(request.get_data()[0].shape)
+    time.sleep(0.2)
+print(len(shapes), set(shapes))
+"""
+
+
+def test_a_sandbox_killed_mid_suite_is_restarted_and_its_notebooks_rerun(tmp_path):
+    """SIGKILL the runner's sandbox while notebooks use it: the suite still ends green, the
+    notebooks it was serving are stopped at once (not left in minutes of sentinelhub-py retries)
+    and run again, and the report and the sandbox log name the restart."""
+    books = tmp_path / "books"
+    books.mkdir()
+    for name in ("first", "second", "third"):
+        write_notebook(books / f"{name}.ipynb", SANDBOX_USER)
+    runner = subprocess.Popen(
+        [GEMHUB, "notebooks", "test", "books", "--jobs", "2", "--out-dir", "runs", "--report", "runs/report.json"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+    )
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline and runner.poll() is None:
+        for child in psutil.Process(runner.pid).children(recursive=True):
+            try:
+                if "gemhub_sandbox serve" in " ".join(child.cmdline()):
+                    victim = child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.2)
+    assert victim is not None, "the runner started no sandbox"
+    log = tmp_path / "runs" / "sandbox.log"
+    # wait until notebooks are really talking to it (kernels started, requests served)
+    port, served = None, 0
+    while served < 4 and time.monotonic() < deadline:
+        port = port or next((c.laddr.port for c in victim.net_connections("tcp") if c.status == psutil.CONN_LISTEN),
+                            None)
+        if port:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/sandbox/health", timeout=5) as answer:
+                served = json.load(answer)["requests"]
+        time.sleep(0.2)
+    assert served >= 4, "the notebooks never reached the sandbox"
+    os.kill(victim.pid, signal.SIGKILL)
+    output, _ = runner.communicate(timeout=400)
+
+    assert runner.returncode == 0, output
+    data = report(tmp_path)
+    assert data["summary"]["passed"] == 3 and data["summary"]["sandbox_restarts"] == 1, data["summary"]
+    assert data["sandbox_deaths"] == ["SIGKILL"]
+    rerun = [r for r in data["notebooks"] if r["rerun_reason"]]
+    assert rerun, "no notebook was re-run although the sandbox died under it"
+    for entry in rerun:
+        assert "the sandbox died during the first run (SIGKILL)" in entry["rerun_reason"]
+        assert "stopped: the sandbox died during this run" in entry["rerun_reason"], entry["rerun_reason"]
+    assert "sandbox died (SIGKILL)" in output
+    assert f"died (SIGKILL); restarting it on http://127.0.0.1:{port}" in log.read_text()

@@ -77,6 +77,8 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, image, user_env,
 
         def done(result) -> None:
             how = "cached, unchanged since it passed" if result.cached else f"{result.duration_s:.1f}s"
+            if result.rerun_reason:
+                how += ", run again: its sandbox died during the first run"
             line = f"{marks[result.status]} {result.path} ({how})"
             if result.status != "passed":
                 where = f" in cell {result.failing_cell}" if result.failing_cell else ""
@@ -84,11 +86,17 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, image, user_env,
             progress.console.print(line, highlight=False, soft_wrap=True)
             progress.advance(task)
 
-        report = run(found, options, on_done=done)
+        def sandbox_died(death) -> None:
+            progress.console.print(
+                f"[yellow]sandbox died ({death.how})[/]: restarting it; the notebooks it was serving run again "
+                f"(its log: {options.out_dir / 'sandbox.log'})", highlight=False, soft_wrap=True)
+
+        report = run(found, options, on_done=done, on_sandbox_death=sandbox_died)
     s = report.summary
+    restarts = f", sandbox restarted {s.sandbox_restarts}x" if s.sandbox_restarts else ""
     console.print(
         f"notebooks: {s.passed} passed, {s.failed} failed, {s.timeout} timed out "
-        f"({s.cached} cached) in {s.wall_s:.1f}s; report: {options.report_path}",
+        f"({s.cached} cached{restarts}) in {s.wall_s:.1f}s; report: {options.report_path}",
         highlight=False,
         soft_wrap=True,
     )

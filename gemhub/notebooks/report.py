@@ -31,6 +31,8 @@ class NotebookResult(BaseModel):
     thumbnail: str | None = Field(None, description="PNG of the first image output, if any.")
     cache_key: str
     parameters: dict = Field(description="Parameters injected by the runner.")
+    rerun_reason: str | None = Field(
+        None, description="Why this notebook ran a second time (its sandbox died during the first run).")
 
 
 class Environment(BaseModel):
@@ -51,6 +53,7 @@ class Summary(BaseModel):
     timeout: int
     cached: int
     wall_s: float
+    sandbox_restarts: int = Field(0, description="Times the runner's sandbox died and was restarted.")
 
 
 class Report(BaseModel):
@@ -61,6 +64,8 @@ class Report(BaseModel):
     environment: Environment
     summary: Summary
     notebooks: list[NotebookResult]
+    sandbox_deaths: list[str] = Field(default_factory=list, description="How each sandbox death ended (signal).")
+    sandbox_log: str | None = Field(None, description="The runner's sandbox's stderr, kept as evidence.")
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from . import container, kernel, outputs
 from .report import Environment, NotebookResult, Report, Summary
 
 RUNNER_VERSION = "1"
+SANDBOX_LOG = "sandbox.log"
 # What "the environment" means for caching: the user lock and the user-side code.
 ENVIRONMENT_FILES = ("images/user/requirements.lock",)
 ENVIRONMENT_DIRS = ("sandbox/gemhub_sandbox", "workspace/gemhub_workspace")
@@ -144,21 +146,67 @@ class LocalLaunch:
         """Nothing outlives the process tree, which the runner kills itself."""
 
 
-def run_one(path: Path, key: str, options: RunOptions, launch, secrets: list[str]) -> NotebookResult:
-    """Run a notebook; retry once when its kernel failed to start.
+class InFlight:
+    """The papermill processes running now, so that a dead sandbox can stop them at once.
+
+    Without this, a notebook whose sandbox died spends minutes in sentinelhub-py's
+    retries against a closed port before it fails."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[subprocess.Popen, object]] = {}
+        self.stopped: dict[str, str] = {}
+
+    def add(self, run_id: str, process: subprocess.Popen, launch) -> None:
+        with self._lock:
+            self._running[run_id] = (process, launch)
+            self.stopped.pop(run_id, None)
+
+    def remove(self, run_id: str) -> str | None:
+        """Forget a finished run; returns why it was stopped, if it was."""
+        with self._lock:
+            self._running.pop(run_id, None)
+            return self.stopped.pop(run_id, None)
+
+    def stop_all(self, reason: str) -> None:
+        with self._lock:
+            running = list(self._running.items())
+            for run_id, _ in running:
+                self.stopped[run_id] = reason
+        for run_id, (process, launch) in running:
+            _kill_tree(process.pid)
+            launch.stop(run_id)
+
+
+def run_one(path: Path, key: str, options: RunOptions, launch, secrets: list[str], sandbox=None,
+            in_flight: InFlight | None = None) -> NotebookResult:
+    """Run a notebook; run it once more when the failure was not the notebook's.
 
     Kernels started at the same moment can race for the same free TCP port
-    (jupyter_client picks ports by probing); that says nothing about the
+    (jupyter_client picks ports by probing), and the sandbox can die under a
+    notebook (it is restarted at once): neither says anything about the
     notebook, so it gets a second chance. A failure inside a cell does not."""
-    result = _run_once(path, key, options, launch, secrets)
+    in_flight = in_flight or InFlight()
+    if sandbox is not None and hasattr(sandbox, "ensure_alive"):
+        sandbox.ensure_alive()
+    started = time.time()
+    result = _run_once(path, key, options, launch, secrets, in_flight)
     log = options.out_dir / path.stem / "papermill.log"
     if result.status == "failed" and result.failing_cell is None and log.exists():
         if any(sign in log.read_text(errors="replace") for sign in KERNEL_START_FAILURES):
-            result = _run_once(path, key, options, launch, secrets)
+            result = _run_once(path, key, options, launch, secrets, in_flight)
+    deaths = sandbox.died_since(started) if sandbox is not None and hasattr(sandbox, "died_since") else []
+    if result.status != "passed" and deaths:
+        first_error = (result.error or result.status).splitlines()[0]
+        sandbox.ensure_alive()
+        result = _run_once(path, key, options, launch, secrets, in_flight)
+        result.rerun_reason = (f"the sandbox died during the first run ({deaths[0].how}) and was restarted; "
+                               f"this is the second run (first run: {first_error})")
     return result
 
 
-def _run_once(path: Path, key: str, options: RunOptions, launch, secrets: list[str]) -> NotebookResult:
+def _run_once(path: Path, key: str, options: RunOptions, launch, secrets: list[str],
+              in_flight: InFlight) -> NotebookResult:
     slug = path.stem
     run_dir = options.out_dir / slug
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -173,6 +221,7 @@ def _run_once(path: Path, key: str, options: RunOptions, launch, secrets: list[s
         process = subprocess.Popen(
             argv, stdout=log_file, stderr=subprocess.STDOUT, env=launch.env, start_new_session=True
         )
+        in_flight.add(run_id, process, launch)
         try:
             code = process.wait(options.timeout)
             timed_out = False
@@ -181,8 +230,11 @@ def _run_once(path: Path, key: str, options: RunOptions, launch, secrets: list[s
             launch.stop(run_id)
             process.wait()
             code, timed_out = -9, True
+        stopped_because = in_flight.remove(run_id)
     duration = round(time.monotonic() - started, 2)
     status, failing_cell, error = outputs.outcome(path, output, code, timed_out, log)
+    if stopped_because and status != "passed":
+        status, error = "failed", stopped_because
     leaked = find_secrets(output.read_text(), secrets) if output.exists() else []
     if leaked:
         output.write_text(redact(output.read_text(), secrets))
@@ -232,7 +284,9 @@ def server_sandbox_environment() -> dict[str, str]:
 def _sandbox(options: RunOptions):
     from ..sandbox_process import start_sandbox
 
-    return contextlib.nullcontext() if options.sandbox_from_server else start_sandbox()
+    if options.sandbox_from_server:
+        return contextlib.nullcontext()
+    return start_sandbox(log_path=options.out_dir / SANDBOX_LOG, supervised=True)
 
 
 class RunCache:
@@ -270,8 +324,10 @@ def run(
     options: RunOptions,
     on_start: Callable[[Path], None] = lambda p: None,
     on_done: Callable[[NotebookResult], None] = lambda r: None,
+    on_sandbox_death: Callable = lambda death: None,
 ) -> Report:
     started = time.monotonic()
+    sandbox_deaths: list[str] = []
     image_id = container.check_image(options.image) if options.image else None
     env_hash = environment_hash(image_id)
     if not options.image:
@@ -298,17 +354,23 @@ def run(
                 launch = LocalLaunch(kernel_environment(sandbox, jupyter_path, home))
             own = [sandbox.client_secret, sandbox.client_id] if sandbox else []
             secrets = [*own, *options.known_secrets]
+            in_flight = InFlight()
+            if sandbox is not None:
+                sandbox.on_death(lambda death: in_flight.stop_all(
+                    f"stopped: the sandbox died during this run ({death.how}); its log: {sandbox.log_path}"))
+                sandbox.on_death(on_sandbox_death)
             with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
                 futures = {}
                 for path, key in todo:
                     on_start(path)
-                    futures[pool.submit(run_one, path, key, options, launch, secrets)] = path
+                    futures[pool.submit(run_one, path, key, options, launch, secrets, sandbox, in_flight)] = path
                 for future in as_completed(futures):
                     result = future.result()
                     results[futures[future]] = result
                     cache.record(result)
                     on_done(result)
             cache.save()
+            sandbox_deaths = [d.how for d in sandbox.deaths] if sandbox is not None else []
     ordered = [results[path] for path in notebooks]
     report = Report(
         generated_at=datetime.now(timezone.utc),
@@ -325,7 +387,10 @@ def run(
             timeout=sum(r.status == "timeout" for r in ordered),
             cached=sum(r.cached for r in ordered),
             wall_s=round(time.monotonic() - started, 2),
+            sandbox_restarts=len(sandbox_deaths),
         ),
+        sandbox_deaths=sandbox_deaths,
+        sandbox_log=str(options.out_dir / SANDBOX_LOG) if todo and not options.sandbox_from_server else None,
         notebooks=ordered,
     )
     report.write(options.report_path)

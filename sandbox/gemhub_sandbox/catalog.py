@@ -10,7 +10,7 @@ import re
 
 from . import scenes
 from .errors import ApiError, bad_request
-from .process import parse_time
+from .process import geometry_bounds, numbers, parse_time
 
 STAC_VERSION = "1.0.0"
 MAX_LIMIT = 100
@@ -196,20 +196,39 @@ def _lookup(item: dict, prop: str):
     raise bad_request(f"Unknown property '{prop}' in filter.")
 
 
-def evaluate_filter(node, item: dict) -> bool:
-    if not isinstance(node, dict) or "op" not in node:
-        raise bad_request("Invalid CQL2-JSON filter.")
-    op = str(node["op"]).lower()
+MAX_FILTER_DEPTH = 32
+
+
+def _operand(item: dict, arg):
+    if isinstance(arg, dict) and "property" in arg:
+        if not isinstance(arg["property"], str):
+            raise bad_request("Invalid CQL2-JSON filter: 'property' must be a string.")
+        return _lookup(item, arg["property"])
+    if isinstance(arg, (dict, list)):
+        raise bad_request("Invalid CQL2-JSON filter: an operand is a property reference or a literal.")
+    return arg
+
+
+def evaluate_filter(node, item: dict, depth: int = 0) -> bool:
+    if depth > MAX_FILTER_DEPTH:
+        raise bad_request(f"CQL2 filter nested more than {MAX_FILTER_DEPTH} levels deep.")
+    if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+        raise bad_request("Invalid CQL2-JSON filter: each node needs an 'op' string and an 'args' list.")
+    op = node["op"].lower()
     args = node.get("args", [])
+    if not isinstance(args, list):
+        raise bad_request(f"Invalid CQL2-JSON filter: 'args' of '{op}' must be a list.")
     if op == "and":
-        return all(evaluate_filter(a, item) for a in args)
+        return all(evaluate_filter(a, item, depth + 1) for a in args)
     if op == "or":
-        return any(evaluate_filter(a, item) for a in args)
+        return any(evaluate_filter(a, item, depth + 1) for a in args)
     if op == "not":
-        return not evaluate_filter(args[0], item)
+        if len(args) != 1:
+            raise bad_request("Operator 'not' needs one argument.")
+        return not evaluate_filter(args[0], item, depth + 1)
     if len(args) != 2:
         raise bad_request(f"Operator '{op}' needs two arguments.")
-    left, right = (_lookup(item, a["property"]) if isinstance(a, dict) and "property" in a else a for a in args)
+    left, right = (_operand(item, a) for a in args)
     if left is None:
         return False
     try:
@@ -278,21 +297,32 @@ def _parse_datetime(value) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _bounds_of_geojson(geometry: dict) -> tuple[float, float, float, float]:
-    xs, ys = [], []
+def _region(payload: dict) -> tuple[float, float, float, float]:
+    if payload.get("bbox") is not None:
+        region = numbers(payload["bbox"], 4, "bbox")
+    elif payload.get("intersects") is not None:
+        region = geometry_bounds(payload["intersects"], "intersects")
+    else:
+        raise bad_request("The sandbox catalog needs a 'bbox' or 'intersects' to bound the search.")
+    lon_min, lat_min, lon_max, lat_max = region
+    if not (-180 <= lon_min <= lon_max <= 180 and -90 <= lat_min <= lat_max <= 90):
+        raise bad_request(f"Search area {list(region)} is not a WGS84 [west, south, east, north] box "
+                          "within -180..180, -90..90.")
+    return region
 
-    def walk(node):
-        if isinstance(node, list) and node and isinstance(node[0], (int, float)):
-            xs.append(node[0])
-            ys.append(node[1])
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
 
-    walk(geometry.get("coordinates") if isinstance(geometry, dict) else None)
-    if not xs:
-        raise bad_request("'intersects' must be a GeoJSON geometry.")
-    return min(xs), min(ys), max(xs), max(ys)
+def _string_list(value, name: str) -> list[str]:
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise bad_request(f"'{name}' must be a list of strings.")
+    return value
+
+
+def _fields(value) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request("'fields' must be an object with 'include' and/or 'exclude' lists.")
+    return {key: _string_list(value.get(key) or [], f"fields.{key}") for key in ("include", "exclude")}
 
 
 def search(base: str, payload: dict) -> dict:
@@ -302,24 +332,20 @@ def search(base: str, payload: dict) -> dict:
     if not isinstance(collections, list) or len(collections) != 1:
         raise bad_request("'collections' must list exactly one collection.")
     cid = collections[0]
+    if not isinstance(cid, str):
+        raise bad_request("'collections' must list a collection id (a string).")
     if cid not in COLLECTIONS:
         raise ApiError(404, f"Collection '{cid}' not found.", code="COMMON_NOT_FOUND")
     limit = payload.get("limit", 10)
-    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise bad_request(f"'limit' must be an integer between 1 and {MAX_LIMIT}.")
     offset = payload.get("next", 0) or 0
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise bad_request("'next' must be a token returned by a previous search.")
-    if payload.get("bbox") is not None:
-        bbox = payload["bbox"]
-        if not (isinstance(bbox, list) and len(bbox) == 4):
-            raise bad_request("'bbox' must have 4 numbers.")
-        region = tuple(float(v) for v in bbox)
-    elif payload.get("intersects") is not None:
-        region = _bounds_of_geojson(payload["intersects"])
-    else:
-        raise bad_request("The sandbox catalog needs a 'bbox' or 'intersects' to bound the search.")
+    region = _region(payload)
     start, end = _parse_datetime(payload.get("datetime"))
+    fields = _fields(payload.get("fields"))
+    ids = _string_list(payload["ids"], "ids") if payload.get("ids") is not None else None
 
     flt = payload.get("filter")
     lang = payload.get("filter-lang", "cql2-text" if isinstance(flt, str) else "cql2-json")
@@ -335,11 +361,12 @@ def search(base: str, payload: dict) -> dict:
             raise bad_request(f"Unsupported filter-lang '{lang}'.")
 
     if cid == "dem":
+        scenes.check_search_size(region, DEM_DATETIME, DEM_DATETIME)
         items = [dem_item(base, x, y) for x, y in scenes.cells_for_bbox(*region)]
     else:
         items = [scene_item(base, s) for s in scenes.find_scenes(cid, region, start, end)]
-    if payload.get("ids"):
-        wanted = set(payload["ids"])
+    if ids:
+        wanted = set(ids)
         items = [i for i in items if i["id"] in wanted]
     if tree is not None:
         items = [i for i in items if evaluate_filter(tree, i)]
@@ -351,7 +378,7 @@ def search(base: str, payload: dict) -> dict:
         values = sorted({i["properties"]["datetime"][:10] for i in items})
         page = values[offset:offset + limit]
     else:
-        page = [apply_fields(i, payload.get("fields")) for i in items[offset:offset + limit]]
+        page = [apply_fields(i, fields) for i in items[offset:offset + limit]]
         values = items
     context = {"limit": limit, "returned": len(page)}
     if offset + limit < len(values):

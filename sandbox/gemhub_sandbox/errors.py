@@ -16,6 +16,10 @@ class ApiError(Exception):
         self.headers = headers or {}
         self.errors = errors
 
+    def __reduce__(self):
+        # render workers send errors back pickled; subclasses travel as the plain ApiError they answer with
+        return ApiError, (self.status, self.message, self.code, self.headers, self.errors)
+
     def body(self) -> bytes:
         error = {
             "status": self.status,

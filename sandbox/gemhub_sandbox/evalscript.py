@@ -5,10 +5,27 @@ ArrayBuffers owned by V8 (mini-racer exposes them as writable memoryviews), one
 generated loop calls `evaluatePixel` for every pixel of a chunk and writes the
 results into an output ArrayBuffer. The Python<->JS boundary is crossed a handful
 of times per request.
+
+V8 lifetime rules this module keeps (breaking them crashed the whole sandbox):
+- V8's process-wide state (the pointer-compression cage, the platform) is set
+  up by the first isolate. Two threads creating their first isolates at the
+  same moment both try to set it up and V8 aborts (SIGTRAP, "Check failed:
+  !IsConfigurablePoolInitialized()") or segfaults: that is what a fresh
+  sandbox hit under concurrent requests. `initialise_v8()` creates the first
+  isolate once, under a lock, before any request; creating and closing
+  contexts stays under the same lock.
+- A context is used by one thread at a time: each `Evalscript` belongs to one
+  request, and render workers (workers.py) run one request at a time.
+- Nothing outlives its context: ArrayBuffer views (memoryviews straight into
+  V8's backing store) are dropped before the context closes, and JS errors are
+  turned into plain messages so that no mini-racer exception, with its value
+  handles in the traceback, is still alive when the context goes away.
 """
 from __future__ import annotations
 
+import gc
 import json
+import threading
 
 import numpy as np
 from py_mini_racer import MiniRacer
@@ -71,6 +88,17 @@ function __badOutput(id, expected, got) {
 """
 
 MAX_CHUNK_FLOATS = 12_000_000
+_V8_LIFECYCLE = threading.Lock()
+_v8_ready = False
+
+
+def initialise_v8() -> None:
+    """Create (and close) the process's first isolate, once, before any concurrent use."""
+    global _v8_ready
+    with _V8_LIFECYCLE:
+        if not _v8_ready:
+            MiniRacer().close()
+            _v8_ready = True
 
 
 def _clean_js_error(exc: Exception) -> str:
@@ -88,7 +116,10 @@ class Evalscript:
         if "//VERSION=3" not in source.replace(" ", ""):
             raise bad_request("Only evalscript V3 (starting with //VERSION=3) is supported by the sandbox.")
         self.timeout = timeout_sec
-        self.ctx = MiniRacer()
+        self.failed = False
+        initialise_v8()
+        with _V8_LIFECYCLE:
+            self.ctx = MiniRacer()
         self.ctx.set_hard_memory_limit(max_memory)
         self.ctx.eval(JS_PRELUDE)
         self._eval(source)
@@ -99,15 +130,27 @@ class Evalscript:
         self.has_update_metadata = self._eval("typeof updateOutputMetadata") == "function"
 
     def close(self) -> None:
-        self.ctx.close()
+        if self.ctx is None:
+            return
+        if self.failed:
+            # a JS error's traceback cycles may still hold value handles of this context
+            gc.collect()
+        with _V8_LIFECYCLE:
+            self.ctx.close()
+        self.ctx = None
 
     def _eval(self, code: str):
         try:
             return self.ctx.eval(code, timeout_sec=self.timeout)
-        except mr_exc.JSTimeoutException as exc:
-            raise EvalscriptError("Evalscript execution timed out.") from exc
+        except mr_exc.JSTimeoutException:
+            message = "Evalscript execution timed out."
+        except mr_exc.JSOOMException:
+            message = "Evalscript ran out of memory (the sandbox allows 1 GiB per request)."
         except mr_exc.MiniRacerBaseException as exc:
-            raise EvalscriptError(_clean_js_error(exc)) from exc
+            message = _clean_js_error(exc)
+        # raised outside the except block: no __context__ keeps mini-racer's exception alive
+        self.failed = True
+        raise EvalscriptError(message)
 
     def _json_call(self, expr: str):
         text = self._eval(f"JSON.stringify({expr})")
@@ -149,24 +192,26 @@ class Evalscript:
         chunk = int(max(1024, min(n_pix, MAX_CHUNK_FLOATS // per_pixel)))
         self._eval(self._driver(bands, per_scene, outputs))
         result = {oid: np.empty((nb, n_pix), dtype=np.float32) for oid, nb in outputs}
+        # The views point into V8's memory: they must be gone before the context closes,
+        # on the error path too (a traceback would otherwise keep them alive).
         in_view = out_view = None
-        cap = 0
-        for start in range(0, n_pix, chunk):
-            n = min(chunk, n_pix - start)
-            if n > cap or in_view is None:
-                cap = n
-                del in_view, out_view
-                in_buf = self._eval(f"__IN = new ArrayBuffer({4 * max(n_bands * n_scenes * n, 1)}); __IN")
-                out_buf = self._eval(f"__OUT = new ArrayBuffer({4 * max(total_out * n, 1)}); __OUT")
-                in_view = np.frombuffer(in_buf, dtype=np.float32)
-                out_view = np.frombuffer(out_buf, dtype=np.float32)
-            in_view[: n_bands * n_scenes * n].reshape(n_bands, n_scenes, n)[...] = samples[:, :, start:start + n]
-            self._eval(f"__run({n})")
-            offset = 0
-            for oid, nb in outputs:
-                result[oid][:, start:start + n] = out_view[offset:offset + nb * n].reshape(nb, n)
-                offset += nb * n
-        del in_view, out_view
+        try:
+            for start in range(0, n_pix, chunk):
+                n = min(chunk, n_pix - start)
+                if in_view is None:
+                    # sized for a full chunk once; the last, shorter chunk uses a prefix
+                    in_view = np.frombuffer(self._eval(
+                        f"__IN = new ArrayBuffer({4 * max(n_bands * n_scenes * chunk, 1)}); __IN"), dtype=np.float32)
+                    out_view = np.frombuffer(self._eval(
+                        f"__OUT = new ArrayBuffer({4 * max(total_out * chunk, 1)}); __OUT"), dtype=np.float32)
+                in_view[: n_bands * n_scenes * n].reshape(n_bands, n_scenes, n)[...] = samples[:, :, start:start + n]
+                self._eval(f"__run({n})")
+                offset = 0
+                for oid, nb in outputs:
+                    result[oid][:, start:start + n] = out_view[offset:offset + nb * n].reshape(nb, n)
+                    offset += nb * n
+        finally:
+            del in_view, out_view
         return result
 
     @staticmethod

@@ -51,6 +51,19 @@ def parse_crs(value: str | None) -> int:
     raise ApiError(400, f"Invalid CRS: {text}", code="COMMON_BAD_PAYLOAD")
 
 
+# Coordinates a bbox may have in each kind of CRS (generous: UTM zones overlap their neighbours).
+_EXTENTS = {"lonlat": (180.0, 90.0), "mercator": (20037508.35, 20048966.11), "utm": (5_000_000.0, 20_000_000.0)}
+
+
+def check_extent(epsg: int, bbox: tuple[float, float, float, float], name: str) -> None:
+    """Refuse coordinates that cannot be on Earth in this CRS (they would otherwise reach the renderer)."""
+    kind = "lonlat" if epsg == 4326 else "mercator" if epsg in (3857, 900913) else "utm"
+    max_x, max_y = _EXTENTS[kind]
+    if not all(abs(v) <= limit for v, limit in zip(bbox, (max_x, max_y, max_x, max_y))):
+        raise ApiError(400, f"'{name}' {list(bbox)} is outside the valid coordinates of EPSG:{epsg} "
+                       f"(|x| <= {max_x:g}, |y| <= {max_y:g}).", code="COMMON_BAD_PAYLOAD")
+
+
 def is_supported(epsg: int) -> bool:
     return epsg in (4326, 3857, 900913) or 32601 <= epsg <= 32660 or 32701 <= epsg <= 32760
 

@@ -6,6 +6,7 @@ mirroring how the real service rejects malformed payloads early.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 from . import geo
@@ -67,20 +68,39 @@ def parse_time(value, name: str) -> dt.datetime:
     return parsed.astimezone(dt.timezone.utc)
 
 
-def _geometry_bounds(geometry: dict) -> tuple[float, float, float, float]:
+def is_number(value) -> bool:
+    """A finite JSON number (JSON from Python clients may carry NaN and Infinity; booleans are not numbers)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def numbers(value, count: int, name: str) -> tuple[float, ...]:
+    if not (isinstance(value, list) and len(value) == count and all(is_number(v) for v in value)):
+        raise bad_request(f"'{name}' must be a list of {count} finite numbers.")
+    return tuple(float(v) for v in value)
+
+
+def geometry_bounds(geometry, name: str) -> tuple[float, float, float, float]:
+    """Bounds of a GeoJSON geometry's coordinates; every position must be [x, y] of finite numbers."""
     xs, ys = [], []
 
-    def walk(node):
-        if isinstance(node, (list, tuple)) and node and isinstance(node[0], (int, float)):
+    def walk(node, depth: int):
+        if depth > 6 or not isinstance(node, list):
+            raise bad_request(f"'{name}' is not a valid GeoJSON geometry: bad coordinates.")
+        if node and not isinstance(node[0], list):
+            if len(node) < 2 or not all(is_number(v) for v in node):
+                raise bad_request(f"'{name}' is not a valid GeoJSON geometry: a position must be [x, y] numbers.")
             xs.append(float(node[0]))
             ys.append(float(node[1]))
-        elif isinstance(node, (list, tuple)):
-            for child in node:
-                walk(child)
+            return
+        for child in node:
+            walk(child, depth + 1)
 
-    walk(geometry.get("coordinates"))
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if coordinates is None:
+        raise bad_request(f"'{name}' must be a GeoJSON geometry with coordinates.")
+    walk(coordinates, 0)
     if not xs:
-        raise bad_request("Invalid geometry: no coordinates.")
+        raise bad_request(f"'{name}' is not a valid GeoJSON geometry: no coordinates.")
     return min(xs), min(ys), max(xs), max(ys)
 
 
@@ -93,21 +113,25 @@ def parse(body) -> ProcessRequest:
     bounds = inp.get("bounds")
     if not isinstance(bounds, dict):
         raise bad_request("Missing 'input.bounds'.")
-    epsg = geo.parse_crs((bounds.get("properties") or {}).get("crs"))
+    properties = bounds.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise bad_request("'input.bounds.properties' must be an object.")
+    epsg = geo.parse_crs(properties.get("crs"))
     geometry = bounds.get("geometry")
     if geometry is not None and not isinstance(geometry, dict):
         raise bad_request("'input.bounds.geometry' must be a GeoJSON object.")
     bbox = bounds.get("bbox")
     if bbox is not None:
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
-            raise bad_request("'input.bounds.bbox' must be a list of 4 numbers.")
-        bbox = tuple(float(v) for v in bbox)
+        bbox = numbers(bbox, 4, "input.bounds.bbox")
+        if geometry is not None:
+            geometry_bounds(geometry, "input.bounds.geometry")
     elif geometry is not None:
-        bbox = _geometry_bounds(geometry)
+        bbox = geometry_bounds(geometry, "input.bounds.geometry")
     else:
         raise bad_request("Either 'input.bounds.bbox' or 'input.bounds.geometry' must be given.")
     if not (bbox[2] > bbox[0] and bbox[3] > bbox[1]):
         raise bad_request(f"Invalid bbox {list(bbox)}: min must be smaller than max.")
+    geo.check_extent(epsg, bbox, "input.bounds.bbox")
 
     data_list = inp.get("data")
     if not isinstance(data_list, list) or not data_list:
@@ -155,15 +179,18 @@ def _parse_data(entry) -> DataInput:
         if end < start:
             raise bad_request("'dataFilter.timeRange': 'from' must not be after 'to'.")
     max_cloud = flt.get("maxCloudCoverage", 100)
-    if not isinstance(max_cloud, (int, float)) or not 0 <= max_cloud <= 100:
+    if not is_number(max_cloud) or not 0 <= max_cloud <= 100:
         raise bad_request("'dataFilter.maxCloudCoverage' must be a number between 0 and 100.")
     order = flt.get("mosaickingOrder", "mostRecent")
-    if order not in MOSAICKING_ORDERS:
+    if not isinstance(order, str) or order not in MOSAICKING_ORDERS:
         raise bad_request(f"Invalid mosaickingOrder '{order}', expected one of {', '.join(MOSAICKING_ORDERS)}.")
     dem_instance = flt.get("demInstance")
     if collection == "dem" and dem_instance is not None and dem_instance not in DEM_INSTANCES:
         raise bad_request(f"Unknown demInstance '{dem_instance}'.")
-    return DataInput(collection, entry.get("id"), start, end, float(max_cloud), order, dem_instance)
+    ident = entry.get("id")
+    if ident is not None and not isinstance(ident, str):
+        raise bad_request("'input.data[].id' must be a string.")
+    return DataInput(collection, ident, start, end, float(max_cloud), order, dem_instance)
 
 
 def _output_size(output: dict, bbox) -> tuple[int, int]:
@@ -173,21 +200,30 @@ def _output_size(output: dict, bbox) -> tuple[int, int]:
     if (width is not None or height is not None) and (resx is not None or resy is not None):
         raise bad_request("Specify either output width/height or resx/resy, not both.")
     if resx is not None or resy is not None:
-        if not all(isinstance(v, (int, float)) and v > 0 for v in (resx, resy)):
+        if not all(is_number(v) and v > 0 for v in (resx, resy)):
             raise bad_request("'output.resx' and 'output.resy' must both be positive numbers.")
-        width, height = int(round(span_x / resx)), int(round(span_y / resy))
+        columns, rows = span_x / resx, span_y / resy
+        if not (columns <= MAX_SIZE and rows <= MAX_SIZE):
+            raise bad_request(f"Output resolution resx={resx}, resy={resy} gives more than {MAX_SIZE} px per side.")
+        width, height = int(round(columns)), int(round(rows))
     elif width is None and height is None:
         width = height = 256
-    elif width is None:
-        width = int(round(height * span_x / span_y))
-    elif height is None:
-        height = int(round(width * span_y / span_x))
+    elif width is None and is_number(height):
+        width = _derived_side(height * span_x / span_y, "width")
+    elif height is None and is_number(width):
+        height = _derived_side(width * span_y / span_x, "height")
     for name, value in (("width", width), ("height", height)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise bad_request(f"Output {name} must be an integer.")
         if value < 1 or value > MAX_SIZE:
             raise bad_request(f"Output {name} {value} is out of range: it must be between 1 and {MAX_SIZE} px.")
     return width, height
+
+
+def _derived_side(value: float, name: str) -> int:
+    if not value <= MAX_SIZE:
+        raise bad_request(f"Output {name} would be {value:.0f} px, more than {MAX_SIZE}: give both width and height.")
+    return int(round(value))
 
 
 def _parse_responses(responses) -> list[ResponseSpec]:
@@ -200,6 +236,8 @@ def _parse_responses(responses) -> list[ResponseSpec]:
         if not isinstance(item, dict):
             raise bad_request("'output.responses' entries must be objects.")
         ident = item.get("identifier", "default")
+        if not isinstance(ident, str):
+            raise bad_request("'output.responses[].identifier' must be a string.")
         fmt = item.get("format") or {"type": "image/png"}
         mime = fmt.get("type") if isinstance(fmt, dict) else None
         if mime not in ("image/tiff", "image/png", "image/jpeg", "application/json"):
@@ -209,5 +247,8 @@ def _parse_responses(responses) -> list[ResponseSpec]:
         if ident in seen:
             raise bad_request(f"Duplicate response identifier '{ident}'.")
         seen.add(ident)
-        parsed.append(ResponseSpec(ident, mime, int(fmt.get("quality", 90))))
+        quality = fmt.get("quality", 90)
+        if not (is_number(quality) and 0 <= quality <= 100):
+            raise bad_request(f"'quality' of response '{ident}' must be a number from 0 to 100.")
+        parsed.append(ResponseSpec(ident, mime, int(quality)))
     return parsed

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import landscape as ls
+from .errors import bad_request
 
 UTC = dt.timezone.utc
 S2A_START = dt.date(2015, 7, 4)
@@ -115,14 +116,38 @@ def scenes_for_cell(collection: str, lon0: int, lat0: int, start: dt.datetime, e
     return scenes
 
 
+# The archive is generated on the fly, one-degree cell by cell and day by day: bound the work one
+# request may ask for (a world-wide bbox over ten years would take minutes and gigabytes).
+MAX_CELL_DAYS = 150_000
+ARCHIVE_END_DT = dt.datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def cells_for_bbox(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> list[tuple[int, int]]:
-    lon_cells = range(int(math.floor(lon_min)), int(math.floor(min(lon_max, 179.999))) + 1)
-    lat_cells = range(int(math.floor(lat_min)), int(math.floor(min(lat_max, 89.999))) + 1)
+    lon_cells = range(int(math.floor(max(lon_min, -180.0))), int(math.floor(min(lon_max, 179.999))) + 1)
+    lat_cells = range(int(math.floor(max(lat_min, -90.0))), int(math.floor(min(lat_max, 89.999))) + 1)
     return [(x, y) for y in lat_cells for x in lon_cells]
+
+
+def archive_window(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The part of [start, end] the synthetic archive covers."""
+    return max(start, S2A_START_DT), min(end, ARCHIVE_END_DT)
+
+
+def check_search_size(bbox_lonlat, start: dt.datetime, end: dt.datetime) -> None:
+    lon_min, lat_min, lon_max, lat_max = bbox_lonlat
+    cells = (math.floor(min(lon_max, 179.999)) - math.floor(max(lon_min, -180.0)) + 1) * \
+            (math.floor(min(lat_max, 89.999)) - math.floor(max(lat_min, -90.0)) + 1)
+    start, end = archive_window(start, end)
+    days = max((end - start).days + 1, 1)
+    if cells * days > MAX_CELL_DAYS:
+        raise bad_request(f"Search too large for the sandbox: {cells} one-degree cells over {days} days "
+                          f"(at most {MAX_CELL_DAYS} cell-days). Narrow the area or the time range.")
 
 
 def find_scenes(collection: str, bbox_lonlat, start: dt.datetime, end: dt.datetime,
                 max_cloud: float | None = None) -> list[Scene]:
+    check_search_size(bbox_lonlat, start, end)
+    start, end = archive_window(start, end)
     found = []
     for lon0, lat0 in cells_for_bbox(*bbox_lonlat):
         for scene in scenes_for_cell(collection, lon0, lat0, start, end):

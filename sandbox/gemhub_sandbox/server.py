@@ -1,7 +1,9 @@
 """Tornado application wiring the Sentinel Hub endpoints together.
 
-Rendering runs on a small thread pool (numpy and V8 release the GIL) so the IO loop
-keeps answering token requests and issuing 429s while a large request is rendered.
+Process API requests are rendered by supervised worker processes (workers.py),
+so no evalscript can crash the server; the IO loop waits for them on a few
+threads and keeps answering token requests and issuing 429s meanwhile. Catalog
+searches, plain Python, run on the same threads.
 """
 from __future__ import annotations
 
@@ -20,12 +22,12 @@ import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
-from . import __version__, catalog, process, render
+from . import __version__, catalog, process
 from .auth import OAuthError, RateLimiter, TokenIssuer
+from .contract import CATALOG_PREFIX, HEALTH_PATH, PROCESS_PATH, TOKEN_PATH
 from .errors import ApiError
+from .workers import RenderPool
 
-TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
-CATALOG_PREFIX = "/api/v1/catalog/1.0.0"
 LOG = logging.getLogger("gemhub_sandbox")
 
 
@@ -34,8 +36,9 @@ class State:
                  evalscript_timeout: float):
         self.issuer = TokenIssuer(clients, lifetime=token_lifetime)
         self.limiter = RateLimiter(rate_limit)
-        self.executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="sandbox-render")
-        self.evalscript_timeout = evalscript_timeout
+        self.renderers = RenderPool(workers, evalscript_timeout)
+        # threads that wait on render workers, plus a few for catalog searches
+        self.executor = ThreadPoolExecutor(max_workers=self.renderers.size + 4, thread_name_prefix="sandbox-io")
         self.started = time.time()
         self.requests = 0
 
@@ -63,6 +66,9 @@ class BaseHandler(tornado.web.RequestHandler):
             return json.loads(self.request.body or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"Could not parse request body as JSON: {exc}", code="COMMON_BAD_PAYLOAD") from None
+        except RecursionError:
+            raise ApiError(400, "Could not parse request body as JSON: nested too deeply.",
+                           code="COMMON_BAD_PAYLOAD") from None
 
     def catalog_base(self) -> str:
         return f"{self.request.protocol}://{self.request.host}{CATALOG_PREFIX}"
@@ -118,8 +124,7 @@ class ProcessHandler(BaseHandler):
         req = process.parse(self.json_body())
         accept = self.request.headers.get("Accept")
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self.state.executor, render.execute, req, accept,
-                                            self.state.evalscript_timeout)
+        result = await loop.run_in_executor(self.state.executor, self.state.renderers.render, req, accept)
         self.set_header("Content-Type", result.content_type)
         self.set_header("x-processingunits-spent", str(result.processing_units))
         self.finish(result.body)
@@ -170,6 +175,7 @@ class HealthHandler(BaseHandler):
     def get(self) -> None:
         self.send_json({"status": "ok", "version": __version__, "requests": self.state.requests,
                         "rate_limited": self.state.limiter.rejected,
+                        "render_workers": self.state.renderers.stats(),
                         "uptime_s": round(time.time() - self.state.started, 1)})
 
 
@@ -184,14 +190,14 @@ def make_app(clients: dict[str, str], *, rate_limit: float | None = None, token_
     kw = {"state": state}
     routes = [
         (TOKEN_PATH, TokenHandler, kw),
-        (r"/api/v1/process", ProcessHandler, kw),
+        (PROCESS_PATH, ProcessHandler, kw),
         (CATALOG_PREFIX + r"/?", CatalogLandingHandler, kw),
         (CATALOG_PREFIX + r"/conformance", ConformanceHandler, kw),
         (CATALOG_PREFIX + r"/collections", CollectionsHandler, kw),
         (CATALOG_PREFIX + r"/collections/([^/]+)", CollectionsHandler, kw),
         (CATALOG_PREFIX + r"/collections/([^/]+)/items/([^/]+)", ItemHandler, kw),
         (CATALOG_PREFIX + r"/search", SearchHandler, kw),
-        (r"/sandbox/health", HealthHandler, kw),
+        (HEALTH_PATH, HealthHandler, kw),
     ]
     app = tornado.web.Application(routes, default_handler_class=NotFoundHandler, default_handler_args=kw,
                                   debug=debug, log_function=_log_request)
@@ -208,9 +214,9 @@ def serve(host: str = "127.0.0.1", port: int = 0, clients: dict[str, str] | None
           rate_limit: float | None = None, token_lifetime: float = 3600.0, workers: int = 2,
           evalscript_timeout: float = 60.0, announce=None) -> None:
     """Blocking: bind, announce the real URL (port 0 picks a free port), serve until SIGINT/SIGTERM."""
+    sockets = tornado.netutil.bind_sockets(port, address=host)
     app = make_app(clients or {}, rate_limit=rate_limit, token_lifetime=token_lifetime, workers=workers,
                    evalscript_timeout=evalscript_timeout)
-    sockets = tornado.netutil.bind_sockets(port, address=host)
     real_port = sockets[0].getsockname()[1]
     server = tornado.httpserver.HTTPServer(app, max_body_size=64 << 20)
 
@@ -227,9 +233,13 @@ def serve(host: str = "127.0.0.1", port: int = 0, clients: dict[str, str] | None
                 pass
         await stop.wait()
         server.stop()
+        app.sandbox_state.renderers.close()
         app.sandbox_state.executor.shutdown(wait=False, cancel_futures=True)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        app.sandbox_state.renderers.close()
 
 
 def _print_ready(url: str) -> None:

@@ -19,7 +19,12 @@ hub (``GEMHUB_SANDBOX_URL``) provides one itself:
 3. once the server listens, it asks its own ``<base_url>gemhub-sandbox/sandbox/health``
    with its own token, which makes jupyter-server-proxy launch and supervise
    the sandbox. The launch stays jupyter-server-proxy's: this module only
-   knocks on the door early, so the first notebook cell does not wait.
+   knocks on the door early, so the first notebook cell does not wait;
+4. then it keeps watching: jupyter-server-proxy relaunches a dead process only
+   when a request comes through the proxy, and kernels never go through it, so
+   every few seconds this server checks the sandbox directly and, if it does
+   not answer, knocks again (and says so in the server's log, where the
+   sandbox's own stderr also goes).
 
 Kernels talk to the sandbox directly on loopback: the proxied URL needs the
 server's login, which sentinelhub-py cannot present.
@@ -38,6 +43,7 @@ OPT_IN_ENV = "GEMHUB_SANDBOX_IN_SERVER"
 DISCOVERY_PREFIX = "gemhub-sandbox-"
 HEALTH_PATH = "gemhub-sandbox/sandbox/health"
 LAUNCH_TIMEOUT = 90.0
+WATCH_EVERY = 3.0
 _TRUE = {"1", "true", "yes", "on"}
 _tasks: set[asyncio.Task] = set()
 _started_here: list[str] = []  # the sandbox URL, once this process has set one up
@@ -155,6 +161,28 @@ async def knock(serverapp, timeout: float = LAUNCH_TIMEOUT) -> bool:
             await asyncio.sleep(0.3)
 
 
+async def _answers(url: str) -> bool:
+    from tornado.httpclient import AsyncHTTPClient
+
+    try:
+        response = await AsyncHTTPClient().fetch(url, request_timeout=10, raise_error=False)
+    except OSError:
+        return False
+    return response.code == 200
+
+
+async def keep_alive(serverapp, sandbox_url: str) -> None:
+    """Bring the sandbox back whenever it stops answering (kernels talk to it directly)."""
+    while True:
+        await asyncio.sleep(WATCH_EVERY)
+        if await _answers(sandbox_url + "/sandbox/health"):
+            continue
+        serverapp.log.warning("gemhub binder: the sandbox at %s stopped answering (its own output above says why); "
+                              "asking jupyter-server-proxy to start it again", sandbox_url)
+        if await knock(serverapp):
+            serverapp.log.info("gemhub binder: sandbox running again at %s", sandbox_url)
+
+
 def _load_jupyter_server_extension(serverapp) -> None:
     if not wanted():
         return
@@ -189,6 +217,7 @@ async def _start_jupyter_server_extension(serverapp) -> None:
     async def launch() -> None:
         if await knock(serverapp):
             serverapp.log.info("gemhub binder: sandbox running at %s", _started_here[-1])
+        await keep_alive(serverapp, _started_here[-1])
 
     task = asyncio.ensure_future(launch())
     _tasks.add(task)  # keep a reference until it is done

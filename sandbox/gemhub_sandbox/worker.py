@@ -1,0 +1,59 @@
+"""One render worker: `python -m gemhub_sandbox.worker IN_FD OUT_FD TIMEOUT`.
+
+Runs Process API requests one after another, all V8 work on this process's
+main thread, and answers each with ("ok", Rendered), ("api-error", ApiError)
+or ("internal", message). Exits when the server closes the pipe. The pool in
+workers.py starts, watches and replaces these processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from multiprocessing.connection import Connection
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+READY = "ready"
+
+
+def main(argv: list[str]) -> int:
+    # An ignored SIGINT/SIGTERM is inherited across exec (nohup, a background `&`):
+    # this process must stop when it is told to.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    inbox = Connection(int(argv[0]), writable=False)
+    outbox = Connection(int(argv[1]), readable=False)
+    evalscript_timeout = float(argv[2])
+
+    from . import render
+    from .errors import ApiError
+    from .evalscript import initialise_v8
+
+    initialise_v8()
+    outbox.send((READY, os.getpid()))
+    while True:
+        try:
+            request, accept = inbox.recv()
+        except (EOFError, OSError):
+            return 0
+        try:
+            reply = ("ok", render.execute(request, accept, evalscript_timeout))
+        except ApiError as error:
+            reply = ("api-error", error)
+        except MemoryError:
+            reply = ("api-error", ApiError(400, "Request too large for the sandbox: out of memory while rendering. "
+                                           "Reduce the area, resolution or time range.",
+                                           code="RENDERER_EXCEPTION"))
+        except Exception as error:  # a sandbox bug: keep the evidence, answer cleanly
+            traceback.print_exc(file=sys.stderr)
+            reply = ("internal", f"{type(error).__name__} in the sandbox renderer")
+        del request
+        outbox.send(reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
