@@ -45,7 +45,22 @@ def _sandbox(data: dict) -> list[tuple[str, str, str]]:
             if "dates" in result:
                 note += f"; {result['dates']} dates"
             rows.append((label, f"{result['median_s']:.2f} s", note))
+        if key == "process_512x512x13_simple_1date":
+            rows += _sandbox_concurrency(data["results"])
     return rows
+
+
+def _sandbox_concurrency(results: dict) -> list[tuple[str, str, str]]:
+    """The same request from 4 clients at once, beside one client alone in the same run."""
+    together = results.get("process_512x512x13_simple_1date_concurrent")
+    alone = results.get("process_512x512x13_simple_1date_sequential_p")
+    if not (together and alone):
+        return []
+    return [
+        (f"same, {together['clients']} concurrent clients", f"p50 {together['p50_s']:.2f} s / p95 {together['p95_s']:.2f} s",
+         f"{together['requests']} requests, {together['requests_per_s']:.1f} req/s; one client alone in the same run: "
+         f"p50 {alone['p50_s']:.2f} s / p95 {alone['p95_s']:.2f} s, {alone['requests_per_s']:.1f} req/s"),
+    ]
 
 
 def _notebooks(data: dict) -> list[tuple[str, str, str]]:

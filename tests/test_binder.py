@@ -291,9 +291,8 @@ def test_the_servers_sandbox_comes_back_by_itself_after_dying(binder_server):
     pid, _ = _sandbox_child(binder_server, port)
     os.kill(pid, signal.SIGKILL)
     log = _wait_for_log(binder_server, f"gemhub binder: sandbox running again at {url}")
-    assert f"the sandbox at {url} stopped answering" in log
     new_pid, _ = _sandbox_child(binder_server, port)
-    assert new_pid != pid
+    assert new_pid != pid and f"replaced pid {pid}, which died" in log, log[-2000:]
     assert requests.get(f"{url}/sandbox/health", timeout=30).json()["status"] == "ok"
 
 

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -173,7 +174,7 @@ class HealthHandler(BaseHandler):
     """Sandbox-only endpoint (not part of Sentinel Hub) for readiness probes and tests."""
 
     def get(self) -> None:
-        self.send_json({"status": "ok", "version": __version__, "requests": self.state.requests,
+        self.send_json({"status": "ok", "version": __version__, "pid": os.getpid(), "requests": self.state.requests,
                         "rate_limited": self.state.limiter.rejected,
                         "render_workers": self.state.renderers.stats(),
                         "uptime_s": round(time.time() - self.state.started, 1)})

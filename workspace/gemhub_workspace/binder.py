@@ -161,26 +161,33 @@ async def knock(serverapp, timeout: float = LAUNCH_TIMEOUT) -> bool:
             await asyncio.sleep(0.3)
 
 
-async def _answers(url: str) -> bool:
+async def _sandbox_pid(url: str) -> int | None:
+    """The pid the sandbox at `url` reports, or None if it does not answer."""
     from tornado.httpclient import AsyncHTTPClient
 
     try:
-        response = await AsyncHTTPClient().fetch(url, request_timeout=10, raise_error=False)
-    except OSError:
-        return False
-    return response.code == 200
+        response = await AsyncHTTPClient().fetch(url + "/sandbox/health", request_timeout=10, raise_error=False)
+        return int(json.loads(response.body)["pid"]) if response.code == 200 else None
+    except Exception:  # refused, timed out, not JSON: it does not answer
+        return None
 
 
 async def keep_alive(serverapp, sandbox_url: str) -> None:
-    """Bring the sandbox back whenever it stops answering (kernels talk to it directly)."""
+    """Bring the sandbox back whenever it stops answering (kernels talk to it directly), and
+    leave a line in the server's log whenever it was replaced."""
+    known = await _sandbox_pid(sandbox_url)
     while True:
         await asyncio.sleep(WATCH_EVERY)
-        if await _answers(sandbox_url + "/sandbox/health"):
-            continue
-        serverapp.log.warning("gemhub binder: the sandbox at %s stopped answering (its own output above says why); "
-                              "asking jupyter-server-proxy to start it again", sandbox_url)
-        if await knock(serverapp):
-            serverapp.log.info("gemhub binder: sandbox running again at %s", sandbox_url)
+        pid = await _sandbox_pid(sandbox_url)
+        if pid is None:
+            serverapp.log.warning("gemhub binder: the sandbox at %s (pid %s) stopped answering; "
+                                  "asking jupyter-server-proxy to start it again", sandbox_url, known)
+            await knock(serverapp)
+            pid = await _sandbox_pid(sandbox_url)
+        if pid is not None and pid != known:
+            serverapp.log.warning("gemhub binder: sandbox running again at %s (pid %s replaced pid %s, which died; "
+                                  "its own output above says why when it could)", sandbox_url, pid, known)
+            known = pid
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
