@@ -97,6 +97,21 @@ def concurrent(fn, clients: int, per_client: int) -> dict:
             "requests_per_s": round(len(samples) / wall, 2)}
 
 
+def in_process_render(evalscript: str, bbox, interval):
+    """The peer: the same request rendered in this process (no HTTP, no render worker, no client decoding),
+    so the JSON shows what serving it costs on top, measured in the same run on the same machine."""
+    from gemhub_sandbox import process, render
+
+    body = {"input": {"bounds": {"bbox": list(bbox), "properties": {"crs": bbox.crs.opengis_string}},
+                      "data": [{"type": "sentinel-2-l1c", "dataFilter": {"timeRange": {
+                          "from": f"{interval[0]}T00:00:00Z", "to": f"{interval[1]}T23:59:59Z"}}}]},
+            "output": {"width": 512, "height": 512,
+                       "responses": [{"identifier": "default", "format": {"type": "image/tiff"}}]},
+            "evalscript": evalscript}
+    request = process.parse(body)
+    return lambda: render.execute(request, None, 60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
@@ -141,6 +156,8 @@ def main() -> None:
                 lambda: process(SIMPLE_13, ("2023-06-01", "2023-06-05")), args.clients, args.per_client)
             results["process_512x512x13_simple_1date_sequential_p"] = concurrent(
                 lambda: process(SIMPLE_13, ("2023-06-01", "2023-06-05")), 1, args.per_client)
+            results["render_in_process_512x512x13_simple_1date"] = timed(
+                in_process_render(SIMPLE_13, bbox, ("2023-06-01", "2023-06-05")), args.repeats)
             results["process_512x512x13_simple_1date_new_area"] = timed(
                 lambda: process(SIMPLE_13, ("2023-06-01", "2023-06-05"), new_area()), args.repeats)
             results["process_512x512x13_orbit_20dates"] = timed(

@@ -54,9 +54,14 @@ def _sandbox_concurrency(results: dict) -> list[tuple[str, str, str]]:
     """The same request from 4 clients at once, beside one client alone in the same run."""
     together = results.get("process_512x512x13_simple_1date_concurrent")
     alone = results.get("process_512x512x13_simple_1date_sequential_p")
+    local = results.get("render_in_process_512x512x13_simple_1date")
     if not (together and alone):
         return []
-    return [
+    peer = []
+    if local:
+        peer = [("same request rendered in-process (no HTTP, no worker)", f"{local['median_s']:.2f} s",
+                 f"median of {len(local['runs'])}; the peer, same run: what serving adds")]
+    return peer + [
         (f"same, {together['clients']} concurrent clients", f"p50 {together['p50_s']:.2f} s / p95 {together['p95_s']:.2f} s",
          f"{together['requests']} requests, {together['requests_per_s']:.1f} req/s; one client alone in the same run: "
          f"p50 {alone['p50_s']:.2f} s / p95 {alone['p95_s']:.2f} s, {alone['requests_per_s']:.1f} req/s"),

@@ -10,6 +10,11 @@ import sys
 
 from gemhub.config import ConfigError, load_config
 from gemhub.hub import configure
+from gemhub.signals import restore_default_signals
+
+# Before any service starts: they inherit this process's dispositions, and an
+# ignored SIGINT (a hub started by nohup or a script's `&`) would stay ignored.
+restore_default_signals()
 
 config_file = os.environ.get("GEMHUB_CONFIG") or None
 overrides = json.loads(os.environ.get("GEMHUB_CONFIG_OVERRIDES") or "{}")

@@ -12,6 +12,7 @@ import click
 from ..hub import demo_passwords
 from ..hub.configure import public_url
 from ..paths import HUB_CONFIG_FILE, Paths, proxy_command
+from ..signals import restore_default_signals
 from .options import config_option, load_or_exit
 
 
@@ -88,7 +89,8 @@ def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
     else:
         env.pop("GEMHUB_CONFIG", None)
     os.chdir(paths.data_dir)
-    argv = [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG_FILE)]
+    restore_default_signals()  # an ignored SIGINT (nohup, `&` in a script) would outlive exec
+    argv = [sys.executable, "-m", "gemhub.hub.app", "-f", str(HUB_CONFIG_FILE)]
     os.execvpe(argv[0], argv, env)
 
 

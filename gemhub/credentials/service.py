@@ -42,8 +42,9 @@ from jupyterhub.services.auth import (
     UserNotAllowed,
 )
 from jupyterhub.utils import url_path_join
-from tornado import httpclient, ioloop, web
+from tornado import httpclient, web
 
+from ..signals import serve_until_stopped
 from .providers import PROVIDERS, InvalidCredentials, Provider, get_provider
 
 DB_URL_ENV = "GEMHUB_CREDENTIALS_DB_URL"
@@ -381,9 +382,8 @@ def main() -> None:
     if not db_url:
         log.error("%s is not set: the page will say credentials are unavailable", DB_URL_ENV)
     app = make_app(Vault(db_url), prefix, hub_base)
-    app.listen(bind.port, bind.hostname)
     log.info("credentials service at %s", prefix)
-    ioloop.IOLoop.current().start()
+    serve_until_stopped(lambda: app.listen(bind.port, bind.hostname))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
-from tornado import ioloop, web
+from tornado import web
 
+from ..signals import serve_until_stopped
 from .index import Index, IndexValidationError, load_index
 from .site import render_catalogue, render_detail
 
@@ -112,8 +113,7 @@ def main() -> None:
     hub_base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
     bind = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8020"))
     app = make_app(site_dir, prefix, hub_base)
-    app.listen(bind.port, bind.hostname)
-    ioloop.IOLoop.current().start()
+    serve_until_stopped(lambda: app.listen(bind.port, bind.hostname))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 
 # The server parallelises across requests with its own render threads; BLAS thread pools on
@@ -66,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # An ignored SIGINT/SIGTERM is inherited across exec (nohup, a script's `&`): the sandbox
+    # must stop when it is told to, also while its render workers start.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     try:
         clients = load_clients(args.clients)

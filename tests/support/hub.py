@@ -73,6 +73,8 @@ class RunningHub:
     log_file: Path
     passwords: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    # signals the hub starts with ignored, as under nohup or a script's `&`
+    ignored_signals: tuple[int, ...] = ()
 
     @property
     def url(self) -> str:
@@ -88,6 +90,7 @@ class RunningHub:
             stderr=subprocess.STDOUT,
             cwd=self.config_file.parent,
             env={k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")},
+            preexec_fn=self._ignore_signals if self.ignored_signals else None,
         )
         if not hub_answers(self.url, timeout, still_running=lambda: self.process.poll() is None):
             if self.process.poll() is not None:
@@ -96,6 +99,10 @@ class RunningHub:
         new_output = self.log_file.read_bytes()[offset:].decode(errors="replace")
         self.passwords.update(PASSWORD_LINE.findall(new_output))
         return self
+
+    def _ignore_signals(self) -> None:
+        for sig in self.ignored_signals:
+            signal.signal(sig, signal.SIG_IGN)
 
     def stop(self, timeout: float = 30) -> int:
         """Ctrl-C, as a person at the terminal would; returns the exit code."""

@@ -1,0 +1,91 @@
+"""The JupyterHub application gemhub runs: `python -m gemhub.hub.app -f hub_config/jupyterhub_config.py`.
+
+JupyterHub itself, with three changes to how it stops:
+- managed services are stopped all at once, not one after another (each may
+  take JupyterHub's interrupt/terminate/kill timeouts);
+- no service health check runs once shutdown has begun (JupyterHub 6 raised
+  `AttributeError: 'NoneType' object has no attribute 'proto'` checking a
+  service whose server row was already deleted);
+- a second SIGINT or SIGTERM exits at once and says what was left running.
+The configuration stays in hub_config/jupyterhub_config.py, the same for
+every target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from jupyterhub.app import JupyterHub
+
+from ..signals import STOP_SIGNALS
+
+
+class GemhubHub(JupyterHub):
+    _gemhub_stopping = False
+
+    def init_signal(self) -> None:
+        super().init_signal()
+        loop = asyncio.get_event_loop()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self._stop_signal, sig)
+
+    def _stop_signal(self, sig: signal.Signals) -> None:
+        if self._gemhub_stopping:
+            left = self.still_running()
+            self.log.critical("Received %s again: exiting now, without finishing the cleanup. Left running: %s",
+                              sig.name, "; ".join(left) or "nothing")
+            os._exit(128 + sig)
+        self._gemhub_stopping = True
+        asyncio.ensure_future(self.shutdown_cancel_tasks(sig))
+
+    def still_running(self) -> list[str]:
+        """What a forced exit leaves behind: processes and containers the hub started that still run."""
+        left = []
+        for name, service in self._service_map.items():
+            proc = getattr(getattr(service, "spawner", None), "proc", None)
+            if proc is not None and proc.poll() is None:
+                left.append(f"service {name} (pid {proc.pid})")
+        for user in self.users.values():
+            for spawner in user.spawners.values():
+                if spawner.active:
+                    left.append(f"server of {user.name} ({_where(spawner)})")
+        proxy = getattr(self.proxy, "proxy_process", None)
+        if proxy is not None and proxy.poll() is None:
+            left.append(f"proxy (pid {proxy.pid})")
+        return left
+
+    async def cleanup(self) -> None:
+        self._gemhub_stopping = True
+        check = self._periodic_callbacks.pop("service_check", None)
+        if check is not None:
+            check.stop()
+        managed = [service for service in self._service_map.values() if service.managed]
+        if managed:
+            self.log.info("Stopping %i services at once...", len(managed))
+            results = await asyncio.gather(*(service.stop() for service in managed), return_exceptions=True)
+            for service, result in zip(managed, results):
+                if isinstance(result, Exception):
+                    self.log.error("Stopping service %s failed: %s", service.name, result)
+        # JupyterHub's own cleanup: user servers, proxy, pid file (services are already stopped)
+        await super().cleanup()
+
+    async def check_services_health(self) -> None:
+        if self._gemhub_stopping:
+            return
+        await super().check_services_health()
+
+
+def _where(spawner) -> str:
+    if getattr(spawner, "container_name", None):
+        return f"container {spawner.container_name}"
+    if getattr(spawner, "pod_name", None):
+        return f"pod {spawner.pod_name}"
+    return f"pid {spawner.pid}" if getattr(spawner, "pid", 0) else "unknown process"
+
+
+main = GemhubHub.launch_instance
+
+if __name__ == "__main__":
+    main()
