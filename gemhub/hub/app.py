@@ -1,8 +1,8 @@
 """The JupyterHub application gemhub runs: `python -m gemhub.hub.app -f hub_config/jupyterhub_config.py`.
 
 JupyterHub itself, with three changes to how it stops:
-- managed services are stopped all at once, not one after another (each may
-  take JupyterHub's interrupt/terminate/kill timeouts);
+- managed services and user servers are stopped all at once, not one after
+  another (each may take JupyterHub's interrupt/terminate/kill timeouts);
 - no service health check runs once shutdown has begun (JupyterHub 6 raised
   `AttributeError: 'NoneType' object has no attribute 'proto'` checking a
   service whose server row was already deleted);
@@ -61,14 +61,19 @@ class GemhubHub(JupyterHub):
         check = self._periodic_callbacks.pop("service_check", None)
         if check is not None:
             check.stop()
-        managed = [service for service in self._service_map.values() if service.managed]
-        if managed:
-            self.log.info("Stopping %i services at once...", len(managed))
-            results = await asyncio.gather(*(service.stop() for service in managed), return_exceptions=True)
-            for service, result in zip(managed, results):
+        stopping = {f"service {s.name}": s.stop() for s in self._service_map.values() if s.managed}
+        if self.cleanup_servers:
+            for user in self.users.values():
+                for name, spawner in list(user.spawners.items()):
+                    if spawner.active:
+                        stopping[f"server of {user.name}"] = user.stop(name)
+        if stopping:
+            self.log.info("Stopping %i services and servers at once...", len(stopping))
+            results = await asyncio.gather(*stopping.values(), return_exceptions=True)
+            for what, result in zip(stopping, results):
                 if isinstance(result, Exception):
-                    self.log.error("Stopping service %s failed: %s", service.name, result)
-        # JupyterHub's own cleanup: user servers, proxy, pid file (services are already stopped)
+                    self.log.error("Stopping %s failed: %s", what, result)
+        # JupyterHub's own cleanup finds them stopped; it stops the proxy and removes the pid file
         await super().cleanup()
 
     async def check_services_health(self) -> None:
