@@ -124,3 +124,22 @@ def test_a_second_sigint_exits_at_once_and_says_what_it_left(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_a_stop_while_the_hub_starts_leaves_nothing_behind(tmp_path):
+    """Ctrl-C while the proxy and services are starting: the hub finishes starting, then stops
+    everything (JupyterHub alone would die at once and orphan them)."""
+    hub = RunningHub(write_config(tmp_path, ["alice"]), tmp_path / "gemhub-up.log")
+    hub.launch()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+            "gemhub_sandbox serve" in cmd for cmd in processes_in(tmp_path).values()):
+        time.sleep(0.05)
+    hub.process.send_signal(signal.SIGINT)
+    hub.process.wait(STOP_BOUND + 30)
+    deadline = time.monotonic() + STOP_BOUND
+    while processes_in(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_in(tmp_path), processes_in(tmp_path)
+    log = hub.log_file.read_text(errors="replace")
+    assert "Received SIGINT while starting: stopping everything as soon as it has started" in log, log[-3000:]

@@ -6,7 +6,9 @@ JupyterHub itself, with three changes to how it stops:
 - no service health check runs once shutdown has begun (JupyterHub 6 raised
   `AttributeError: 'NoneType' object has no attribute 'proto'` checking a
   service whose server row was already deleted);
-- a second SIGINT or SIGTERM exits at once and says what was left running.
+- a second SIGINT or SIGTERM exits at once and says what was left running;
+- a stop asked for while the hub starts waits until it can clean up, so no
+  service or proxy outlives the hub.
 The configuration stays in hub_config/jupyterhub_config.py, the same for
 every target.
 """
@@ -24,21 +26,42 @@ from ..signals import STOP_SIGNALS
 
 class GemhubHub(JupyterHub):
     _gemhub_stopping = False
+    _stop_while_starting: signal.Signals | None = None
+
+    async def initialize(self, *args, **kwargs) -> None:
+        await super().initialize(*args, **kwargs)
+        # JupyterHub installs its stop handlers only once everything has started. A Ctrl-C
+        # while the proxy and services are starting would end the hub at once and orphan them;
+        # instead it is remembered and acted on as soon as the hub can clean up.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._stop_signal_while_starting)
+
+    def _stop_signal_while_starting(self, signum: int, frame) -> None:
+        sig = signal.Signals(signum)
+        if self._stop_while_starting is not None:
+            self._exit_now(sig)
+        self._stop_while_starting = sig
+        self.log.warning("Received %s while starting: stopping everything as soon as it has started", sig.name)
 
     def init_signal(self) -> None:
         super().init_signal()
         loop = asyncio.get_event_loop()
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, self._stop_signal, sig)
+        if self._stop_while_starting is not None:
+            self._stop_signal(self._stop_while_starting)
 
     def _stop_signal(self, sig: signal.Signals) -> None:
         if self._gemhub_stopping:
-            left = self.still_running()
-            self.log.critical("Received %s again: exiting now, without finishing the cleanup. Left running: %s",
-                              sig.name, "; ".join(left) or "nothing")
-            os._exit(128 + sig)
+            self._exit_now(sig)
         self._gemhub_stopping = True
         asyncio.ensure_future(self.shutdown_cancel_tasks(sig))
+
+    def _exit_now(self, sig: signal.Signals) -> None:
+        left = self.still_running()
+        self.log.critical("Received %s again: exiting now, without finishing the cleanup. Left running: %s",
+                          sig.name, "; ".join(left) or "nothing")
+        os._exit(128 + sig)
 
     def still_running(self) -> list[str]:
         """What a forced exit leaves behind: processes and containers the hub started that still run."""

@@ -83,6 +83,17 @@ class RunningHub:
 
     def start(self, timeout: float = 60) -> "RunningHub":
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        self.launch()
+        if not hub_answers(self.url, timeout, still_running=lambda: self.process.poll() is None):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gemhub up exited {self.process.returncode}:\n{self.log_tail()}")
+            raise RuntimeError(f"hub not up after {timeout}s:\n{self.log_tail()}")
+        new_output = self.log_file.read_bytes()[offset:].decode(errors="replace")
+        self.passwords.update(PASSWORD_LINE.findall(new_output))
+        return self
+
+    def launch(self) -> None:
+        """Start `gemhub up` without waiting for it."""
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             [str(GEMHUB), "up", "--config", str(self.config_file)],
@@ -92,13 +103,6 @@ class RunningHub:
             env={k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")},
             preexec_fn=self._ignore_signals if self.ignored_signals else None,
         )
-        if not hub_answers(self.url, timeout, still_running=lambda: self.process.poll() is None):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gemhub up exited {self.process.returncode}:\n{self.log_tail()}")
-            raise RuntimeError(f"hub not up after {timeout}s:\n{self.log_tail()}")
-        new_output = self.log_file.read_bytes()[offset:].decode(errors="replace")
-        self.passwords.update(PASSWORD_LINE.findall(new_output))
-        return self
 
     def _ignore_signals(self) -> None:
         for sig in self.ignored_signals:
