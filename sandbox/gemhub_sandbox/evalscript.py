@@ -15,7 +15,11 @@ V8 lifetime rules this module keeps (breaking them crashed the whole sandbox):
   isolate once, under a lock, before any request; creating and closing
   contexts stays under the same lock.
 - A context is used by one thread at a time: each `Evalscript` belongs to one
-  request, and render workers (workers.py) run one request at a time.
+  request, and render workers (workers.py) run one request at a time. The
+  server never runs isolates on several threads at once any more: the old
+  thread-pool server also died (connection refused) under four concurrent
+  clients of *good* 512x512x13 requests after V8 was warm, a crash not
+  reproduced in-process, so V8 gets one request per process.
 - Nothing outlives its context: ArrayBuffer views (memoryviews straight into
   V8's backing store) are dropped before the context closes, and JS errors are
   turned into plain messages so that no mini-racer exception, with its value

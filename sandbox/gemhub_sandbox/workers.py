@@ -17,12 +17,15 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from .errors import ApiError
 from .worker import READY
@@ -49,13 +52,13 @@ def describe_exit(code: int | None) -> str:
 class RenderWorker:
     """One worker process and the two pipes to it."""
 
-    def __init__(self, evalscript_timeout: float):
+    def __init__(self, evalscript_timeout: float, spill_dir: str):
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gemhub_sandbox.worker", str(to_child_r), str(from_child_w),
-                 str(evalscript_timeout)],
+                 str(evalscript_timeout), spill_dir],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 # its own session: a Ctrl-C meant for the server's terminal does not hit workers mid-request;
                 # they stop when the server closes their pipe or kills them.
@@ -107,7 +110,9 @@ class RenderPool:
         self._all: set[RenderWorker] = set()
         self._lock = threading.Lock()
         self._closing = False
-        workers = [RenderWorker(evalscript_timeout) for _ in range(self.size)]
+        shm = Path("/dev/shm")
+        self.spill_dir = tempfile.mkdtemp(prefix="gemhub-sandbox-", dir=shm if shm.is_dir() else None)
+        workers = [RenderWorker(evalscript_timeout, self.spill_dir) for _ in range(self.size)]
         for worker in workers:
             worker.wait_ready()
             self._adopt(worker)
@@ -139,6 +144,12 @@ class RenderPool:
         self._idle.put(worker)
         if kind == "ok":
             return value
+        if kind == "ok-file":
+            rendered, path = value
+            with open(path, "rb") as spilled:
+                rendered.body = spilled.read()
+            os.unlink(path)
+            return rendered
         if kind == "api-error":
             raise value
         raise ApiError(500, f"Internal sandbox error ({value}); see the sandbox log.", code="COMMON_EXCEPTION")
@@ -165,7 +176,7 @@ class RenderPool:
     def _replace(self) -> None:
         while not self._closing:
             try:
-                worker = RenderWorker(self.evalscript_timeout)
+                worker = RenderWorker(self.evalscript_timeout, self.spill_dir)
                 worker.wait_ready()
             except (OSError, WorkerDidNotStart) as error:
                 LOG.error("could not start a render worker: %s; retrying", error)
@@ -188,3 +199,4 @@ class RenderPool:
             self._all.clear()
         for worker in workers:
             worker.kill()
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
