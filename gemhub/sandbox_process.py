@@ -23,21 +23,15 @@ from typing import Callable
 
 from gemhub_sandbox.child import SandboxDidNotStart, SandboxProcess, start
 from gemhub_sandbox.contract import HEALTH_PATH, TOKEN_PATH
+from gemhub_sandbox.workers import describe_exit
 
 WATCH_INTERVAL = 0.2
-
-
-def _describe(code: int | None) -> str:
-    from gemhub_sandbox.workers import describe_exit
-
-    return describe_exit(code)
 
 
 @dataclass
 class Death:
     at: float
     how: str
-    restarted: bool = False
 
 
 @dataclass
@@ -122,7 +116,7 @@ class SupervisedSandbox(Sandbox):
             if code is None:
                 time.sleep(WATCH_INTERVAL)
                 continue
-            death = Death(at=time.time(), how=_describe(code))
+            death = Death(at=time.time(), how=describe_exit(code))
             with self._lock:
                 if self._stopping:
                     return
@@ -131,11 +125,11 @@ class SupervisedSandbox(Sandbox):
                                      f"restarting it on {self.url}")
             for callback in self._on_death:
                 callback(death)
-            self._restart(death)
+            self._restart()
 
-    def _restart(self, death: Death) -> None:
+    def _restart(self) -> None:
         port = self.url.rsplit(":", 1)[1]
-        for attempt in range(20):
+        for _ in range(20):
             if self._stopping:
                 return
             try:
@@ -146,7 +140,6 @@ class SupervisedSandbox(Sandbox):
                 continue
             with self._lock:
                 self.child = child
-                death.restarted = True
                 self._restarted.notify_all()
             return
         _log_line(self.log_path, "gemhub: could not restart the sandbox")

@@ -187,7 +187,7 @@ def run_one(path: Path, key: str, options: RunOptions, launch, secrets: list[str
     notebook (it is restarted at once): neither says anything about the
     notebook, so it gets a second chance. A failure inside a cell does not."""
     in_flight = in_flight or InFlight()
-    if sandbox is not None and hasattr(sandbox, "ensure_alive"):
+    if sandbox is not None:
         sandbox.ensure_alive()
     started = time.time()
     result = _run_once(path, key, options, launch, secrets, in_flight)
@@ -195,7 +195,7 @@ def run_one(path: Path, key: str, options: RunOptions, launch, secrets: list[str
     if result.status == "failed" and result.failing_cell is None and log.exists():
         if any(sign in log.read_text(errors="replace") for sign in KERNEL_START_FAILURES):
             result = _run_once(path, key, options, launch, secrets, in_flight)
-    deaths = sandbox.died_since(started) if sandbox is not None and hasattr(sandbox, "died_since") else []
+    deaths = sandbox.died_since(started) if sandbox is not None else []
     if result.status != "passed" and deaths:
         first_error = (result.error or result.status).splitlines()[0]
         sandbox.ensure_alive()
