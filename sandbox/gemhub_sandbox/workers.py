@@ -27,7 +27,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .errors import ApiError
+from .errors import ApiError, EvalscriptError
 from .worker import READY
 
 LOG = logging.getLogger("gemhub_sandbox")
@@ -132,15 +132,13 @@ class RenderPool:
             worker.outbox.send((request, accept))
             if not worker.inbox.poll(self.hard_timeout):
                 self._retire(worker, "did not answer within %.0f s" % self.hard_timeout)
-                raise ApiError(400, "Failed to evaluate script!\nEvalscript execution timed out.",
-                               code="RENDERER_EXCEPTION")
+                raise EvalscriptError("Evalscript execution timed out.")
             kind, value = worker.inbox.recv()
         except (EOFError, OSError):
             how = self._retire(worker, "died")
-            raise ApiError(400, f"Failed to evaluate script!\nThe render worker running this request died ({how}); "
-                                "the sandbox replaced it and other requests were not affected. "
-                                "If this evalscript works on Sentinel Hub, report it as a sandbox bug.",
-                           code="RENDERER_EXCEPTION") from None
+            raise EvalscriptError(f"The render worker running this request died ({how}); the sandbox replaced it "
+                                  "and other requests were not affected. If this evalscript works on Sentinel Hub, "
+                                  "report it as a sandbox bug.") from None
         self._idle.put(worker)
         if kind == "ok":
             return value
