@@ -1,6 +1,7 @@
 # The two commands of the README, and the steps they are made of.
 #   make up    - create the environments (first time only) and start the embedded hub
 #   make test  - create the environments (first time only) and run the whole test suite
+# and, for contributors: make test-fast - the tests that need no root, Docker or Chromium.
 # Environments are rebuilt only when a lock file changes.
 
 PYTHON ?= python3
@@ -13,13 +14,19 @@ UV_VERSION := 0.13.9
 export UV_NATIVE_TLS := 1
 LOCK   := $(UV) pip compile -q --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes
 
-.PHONY: up test envs proxy system-deps marketplace locks clean-envs
+.PHONY: up test test-fast envs proxy system-deps marketplace locks clean-envs
 
 up: envs proxy marketplace
 	$(HUB)/bin/gemhub up
 
 test: envs proxy system-deps
 	$(HUB)/bin/python ci/run_tests.py
+
+# The quick tier: no root, Docker or Chromium (nor system-deps, nor the npm
+# proxy), only the two uv environments. The markers are enforced by
+# tests/support/markers.py.
+test-fast: envs
+	$(HUB)/bin/python ci/run_tests.py -m "not docker and not browser and not slow"
 
 envs: $(HUB)/.synced $(USERENV)/.synced
 

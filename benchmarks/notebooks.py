@@ -24,7 +24,8 @@ CHECKOUT = HERE.parent
 sys.path.insert(0, str(CHECKOUT))
 
 from gemhub.notebooks.kernel import NAME as KERNEL, ensure_kernelspec  # noqa: E402
-from gemhub.notebooks.runner import discover, kernel_environment  # noqa: E402
+from gemhub.notebooks.discovery import discover  # noqa: E402
+from gemhub.notebooks.runner import kernel_environment  # noqa: E402
 from gemhub.paths import state_home  # noqa: E402
 from gemhub.sandbox_process import start_sandbox  # noqa: E402
 

@@ -15,9 +15,10 @@ import threading
 import time
 from pathlib import Path
 
+from gemhub_sandbox.contract import TOKEN_PATH, insecure_transport
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "sandbox.json"
-TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
 L1C_BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
 
 SIMPLE_13 = """//VERSION=3
@@ -121,13 +122,13 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=10)
     args = parser.parse_args()
 
-    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     from eolearn.core import FeatureType
     from eolearn.io import SentinelHubInputTask
     from sentinelhub import (CRS, BBox, DataCollection, MimeType, SentinelHubRequest, SHConfig)
 
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_sandbox(Path(tmp), args.workers)
+        os.environ.update(insecure_transport(url + TOKEN_PATH))
         try:
             config = SHConfig(use_defaults=True, sh_client_id="bench-id", sh_client_secret="bench-secret",
                               sh_base_url=url, sh_token_url=url + TOKEN_PATH)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from gemhub_sandbox.child import SandboxDidNotStart, SandboxProcess, start
-from gemhub_sandbox.contract import HEALTH_PATH, TOKEN_PATH
+from gemhub_sandbox.contract import HEALTH_PATH, TOKEN_PATH, environment
 from gemhub_sandbox.workers import describe_exit
 
 WATCH_INTERVAL = 0.2
@@ -49,13 +49,7 @@ class Sandbox:
 
     def environment(self) -> dict[str, str]:
         """What a kernel needs to use this sandbox through gemhub_workspace.sh_config()."""
-        return {
-            "GEMHUB_SANDBOX_URL": self.url,
-            "GEMHUB_SANDBOX_CLIENT_ID": self.client_id,
-            "GEMHUB_SANDBOX_CLIENT_SECRET": self.client_secret,
-            # plain-HTTP token endpoint on loopback: let oauthlib (sentinelhub-py) use it
-            "OAUTHLIB_INSECURE_TRANSPORT": "1",
-        }
+        return environment(self.url, self.client_id, self.client_secret)
 
     def stop(self) -> None:
         self.child.stop()

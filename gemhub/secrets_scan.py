@@ -35,3 +35,25 @@ def redact(text: str, known: list[str] | tuple[str, ...] = ()) -> str:
     for pattern in TOKEN_PATTERNS.values():
         text = pattern.sub("[secret]", text)
     return text
+
+
+def json_strings(data: object) -> str:
+    """Every string in decoded JSON, one per line: quotes and newlines as a reader sees them,
+    so patterns like `api_key = "..."` match even where the file escapes them."""
+    out: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            if value and all(isinstance(item, str) for item in value):
+                out.append("".join(value))  # multi-line sources and outputs are lists of lines
+            else:
+                for item in value:
+                    walk(item)
+
+    walk(data)
+    return "\n".join(out)

@@ -1,27 +1,11 @@
-# JupyterHub configuration for every gemhub target (local, docker, kubernetes).
+# JupyterHub configuration for every gemhub target (local, docker, kubernetes):
+#   jupyterhub -f hub_config/jupyterhub_config.py
 #
-# Nothing here differs between targets: the validated gemhub.yaml named by
-# $GEMHUB_CONFIG (built-in defaults when unset) decides everything, through
-# gemhub.hub.configure. An invalid config stops the hub before it starts, with
-# the same message `gemhub config validate` prints.
-import json
-import os
-import sys
+# The configuration itself ships inside the gemhub package
+# (gemhub/hub/jupyterhub_config.py, what `gemhub up` runs), so an installed
+# gemhub works without this checkout; this file only loads it. The validated
+# gemhub.yaml named by $GEMHUB_CONFIG (built-in defaults when unset) decides
+# everything.
+from gemhub.paths import HUB_CONFIG_FILE
 
-from gemhub.config import ConfigError, load_config
-from gemhub.hub import configure
-from gemhub.signals import restore_default_signals
-
-# Before any service starts: they inherit this process's dispositions, and an
-# ignored SIGINT (a hub started by nohup or a script's `&`) would stay ignored.
-restore_default_signals()
-
-config_file = os.environ.get("GEMHUB_CONFIG") or None
-overrides = json.loads(os.environ.get("GEMHUB_CONFIG_OVERRIDES") or "{}")
-try:
-    gemhub_config = load_config(config_file, overrides)
-except ConfigError as error:
-    print(f"gemhub: invalid configuration, the hub will not start:\n{error}", file=sys.stderr)
-    sys.exit(2)
-
-configure(c, gemhub_config, config_file)  # noqa: F821 (c is JupyterHub's config object)
+load_subconfig(str(HUB_CONFIG_FILE))  # noqa: F821 (given by JupyterHub's config loader)

@@ -12,6 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.hub import RunningHub, write_config  # noqa: E402
 
+# The markers docker/browser/slow, enforced (see tests/support/markers.py); the user-env suite loads this file too.
+pytest_plugins = ["support.markers"]
+
 CHECKOUT = Path(__file__).resolve().parents[1]
 ARTIFACTS = CHECKOUT / "test-artifacts"
 GEMHUB = Path(sys.executable).parent / "gemhub"

@@ -24,12 +24,12 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
+from gemhub_sandbox.contract import DISCOVERY_GLOB, ENV_PREFIX, TOKEN_PATH
 from support.hub import free_port
 from support.kernel import execute
-
-pytestmark = pytest.mark.slow
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 BINDER = CHECKOUT / "binder"
@@ -125,7 +125,8 @@ def test_repo2docker_builds_the_workshop_environment_from_binder(repo2docker):
     # Python from runtime.txt: repo2docker's frozen base environment for that version.
     assert f"environment-2epy-2d{_python_version().replace('.', '-2e')}" in dockerfile
     # Our pins, installed into the environment the server and the kernels share, and nothing else.
-    assert "COPY --chown=0:0 src/binder/requirements.txt ${REPO_DIR}/binder/requirements.txt" in dockerfile
+    owner = os.getuid()  # repo2docker's --user-id defaults to the caller's: root in CI, anyone in `make test-fast`
+    assert f"COPY --chown={owner}:{owner} src/binder/requirements.txt ${{REPO_DIR}}/binder/requirements.txt" in dockerfile
     assert re.search(r'\$\{KERNEL_PYTHON_PREFIX\}/bin/pip install --no-cache-dir -r "binder/requirements.txt"',
                      dockerfile)
     assert re.findall(r"-r \"?([\w./-]+)", dockerfile) == ["binder/requirements.txt"]
@@ -169,13 +170,12 @@ def binder_env(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
+    """The direct children of `pid` that are still running, with their command lines."""
     found = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+    for child in psutil.Process(pid).children():
         try:
-            if int(stat_file.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                cmdline = (stat_file.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                found.append((int(stat_file.parent.name), cmdline))
-        except (OSError, IndexError, ValueError):
+            found.append((child.pid, " ".join(child.cmdline())))
+        except psutil.NoSuchProcess:  # exited meanwhile (a zombie too)
             continue
     return found
 
@@ -229,7 +229,7 @@ def binder_server(binder_env, tmp_path_factory):
 
 
 def _discovery(runtime: Path) -> tuple[Path, dict]:
-    files = list(runtime.glob("gemhub-sandbox-*.json"))
+    files = list(runtime.glob(DISCOVERY_GLOB))
     assert len(files) == 1, files
     return files[0], json.loads(files[0].read_text())
 
@@ -254,6 +254,7 @@ def _wait_for_log(server: dict, text: str, timeout: float = 90) -> str:
     pytest.fail(f"{text!r} not in the server's log:\n" + server["log"].read_text()[-3000:])
 
 
+@pytest.mark.slow
 def test_the_server_has_jupyter_server_proxy_start_the_sandbox(binder_server):
     path, found = _discovery(binder_server["runtime"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -273,7 +274,7 @@ def test_the_server_has_jupyter_server_proxy_start_the_sandbox(binder_server):
     anonymous = requests.get(f"{binder_server['url']}/gemhub-sandbox/sandbox/health", timeout=30, allow_redirects=False)
     assert anonymous.status_code in (302, 403)
     # The generated client is the one the sandbox accepts, and no other.
-    token_url = f"{found['GEMHUB_SANDBOX_URL']}/auth/realms/main/protocol/openid-connect/token"
+    token_url = found["GEMHUB_SANDBOX_URL"] + TOKEN_PATH
     grant = {"grant_type": "client_credentials", "client_id": found["GEMHUB_SANDBOX_CLIENT_ID"]}
     assert requests.post(token_url, data={**grant, "client_secret": found["GEMHUB_SANDBOX_CLIENT_SECRET"]},
                          timeout=30).status_code == 200
@@ -281,6 +282,7 @@ def test_the_server_has_jupyter_server_proxy_start_the_sandbox(binder_server):
 
 
 
+@pytest.mark.slow
 def test_the_servers_sandbox_comes_back_by_itself_after_dying(binder_server):
     """Kernels reach the sandbox directly, never through the proxy that would relaunch it:
     the server's watch must bring it back with no request from anyone."""
@@ -296,6 +298,7 @@ def test_the_servers_sandbox_comes_back_by_itself_after_dying(binder_server):
     assert requests.get(f"{url}/sandbox/health", timeout=30).json()["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_jupyterlab_tells_the_participant_they_are_on_sandbox_data(binder_server):
     auth = {"Authorization": f"token {binder_server['token']}"}
     shown = requests.get(f"{binder_server['url']}/lab/api/update", headers=auth, timeout=30).json()["notification"]
@@ -326,6 +329,7 @@ print(json.dumps({"env": os.environ.get("GEMHUB_SANDBOX_URL"), "sandbox": sandbo
 """
 
 
+@pytest.mark.slow
 def test_kernels_of_the_server_use_its_sandbox_and_switch_to_real_credentials(binder_server):
     _, found = _discovery(binder_server["runtime"])
     out = json.loads(execute(binder_server["url"], binder_server["token"], KERNEL_CODE, timeout=180).strip())
@@ -335,9 +339,10 @@ def test_kernels_of_the_server_use_its_sandbox_and_switch_to_real_credentials(bi
     assert out["real"] == "https://services.sentinel-hub.com" and out["real_id"] == "participant-id"
 
 
+@pytest.mark.slow
 def test_the_workshop_runs_in_the_binder_environment_against_the_servers_sandbox(binder_server, tmp_path):
     _, found = _discovery(binder_server["runtime"])
-    environ = {key: value for key, value in os.environ.items() if not key.startswith(("SH_", "GEMHUB_SANDBOX_"))}
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("SH_", ENV_PREFIX))}
     environ["JUPYTER_RUNTIME_DIR"] = str(binder_server["runtime"])
     run = subprocess.run(
         [GEMHUB, "notebooks", "test", *WORKSHOP, "--user-env", binder_server["env"], "--sandbox-from-server",
@@ -356,6 +361,7 @@ def test_the_workshop_runs_in_the_binder_environment_against_the_servers_sandbox
     assert any(json.loads(k.read_text())["argv"][0] == f"{binder_server['env']}/bin/python" for k in kernels)
 
 
+@pytest.mark.slow
 def test_the_same_workshop_opens_from_the_marketplace_launch(binder_server):
     auth = {"Authorization": f"token {binder_server['token']}"}
     launch = requests.get(f"{binder_server['url']}/gemhub/launch/workshop-1-intro", headers=auth,
@@ -389,6 +395,7 @@ print(json.dumps({"base_url": config.sh_base_url, "scenes": len(found)}))
 """
 
 
+@pytest.mark.slow
 def test_under_jupyterhub_the_server_starts_its_own_sandbox_as_on_mybinder(hub_factory):
     """mybinder.org runs the image's server as jupyterhub-singleuser behind a JupyterHub that
     knows nothing of gemhub: no sandbox service, only binder/start's opt-in. The server's own

@@ -9,7 +9,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from support.browser import launch_chromium, log_in
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "browser-check.ipynb"
 CELL = 'import sentinelhub\nprint("gemhub", 6*7)'

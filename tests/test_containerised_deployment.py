@@ -23,7 +23,7 @@ from support.hub import UserSession, free_port, hub_answers
 from support.images import built_image
 from support.kernel import execute
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 PASSWORD_LINE = re.compile(r"user: (\S+)\s+password: (\S+)")
 
 PROBE = """

@@ -16,23 +16,23 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from gemhub_sandbox.contract import TOKEN_PATH, URL_ENV
 
 from support.credentials import set_credentials
 from support.hub import free_port
 from support.kernel import execute
 
-TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
-
 PROBE = """
 import json, os
+from gemhub_sandbox.contract import CLIENT_ID_ENV, URL_ENV
 from sentinelhub import CRS, BBox, DataCollection, SentinelHubCatalog, SHConfig
 c = SHConfig()
 items = list(SentinelHubCatalog(config=c).search(
     DataCollection.SENTINEL2_L2A, bbox=BBox((15.17, 45.78, 15.23, 45.82), CRS.WGS84),
     time=("2023-07-01", "2023-07-31")))
 print(json.dumps({"client_id": c.sh_client_id, "base_url": c.sh_base_url, "items": len(items),
-                  "profile": os.environ.get("SH_PROFILE"), "sandbox_url": os.environ.get("GEMHUB_SANDBOX_URL"),
-                  "sandbox_client": os.environ.get("GEMHUB_SANDBOX_CLIENT_ID")}))
+                  "profile": os.environ.get("SH_PROFILE"), "sandbox_url": os.environ.get(URL_ENV),
+                  "sandbox_client": os.environ.get(CLIENT_ID_ENV)}))
 """
 
 
@@ -168,12 +168,12 @@ def test_hook_copies_the_shared_environment_and_forgets_removed_credentials(capl
 
     stored = {"alice": {"SH_CLIENT_ID": "alice-id", "SH_CLIENT_SECRET": "s3cret-alice"}}
     hook = make_pre_spawn_hook(None, None, lookup=lambda paths, user: dict(stored.get(user, {})))
-    shared = {"GEMHUB_SANDBOX_URL": "http://sandbox", "SH_CLIENT_ID": "org-wide"}
+    shared = {URL_ENV: "http://sandbox", "SH_CLIENT_ID": "org-wide"}
     alice, bob = fake_spawner("alice", shared), fake_spawner("bob", shared)
 
     run_hook(hook, alice)
     run_hook(hook, bob)
-    assert shared == {"GEMHUB_SANDBOX_URL": "http://sandbox", "SH_CLIENT_ID": "org-wide"}, "shared dict untouched"
+    assert shared == {URL_ENV: "http://sandbox", "SH_CLIENT_ID": "org-wide"}, "shared dict untouched"
     assert alice.environment["SH_CLIENT_SECRET"] == "s3cret-alice" and alice.environment["SH_CLIENT_ID"] == "alice-id"
     assert bob.environment == shared and bob.environment is not shared
 
@@ -193,11 +193,11 @@ def test_hook_spawns_anyway_when_credentials_are_unavailable(caplog):
 
     calls = []
     hook = make_pre_spawn_hook(None, None, previous=lambda spawner: calls.append(spawner.user.name), lookup=broken)
-    spawner = fake_spawner("alice", {"GEMHUB_SANDBOX_URL": "http://sandbox"})
+    spawner = fake_spawner("alice", {URL_ENV: "http://sandbox"})
     with caplog.at_level("WARNING", logger="gemhub.credentials"):
         run_hook(hook, spawner)
     assert calls == ["alice"], "a hook configured before ours still runs"
-    assert spawner.environment == {"GEMHUB_SANDBOX_URL": "http://sandbox"}
+    assert spawner.environment == {URL_ENV: "http://sandbox"}
     assert "credentials unavailable for alice: JUPYTERHUB_CRYPT_KEY is not set" in caplog.text
 
 

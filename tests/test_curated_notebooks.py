@@ -20,7 +20,6 @@ from gemhub.paths import state_home
 from gemhub.sandbox_process import start_sandbox
 from gemhub.secrets_scan import find_secrets
 
-pytestmark = pytest.mark.slow
 CHECKOUT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = CHECKOUT / "notebooks"
 GEMHUB = Path(sys.executable).parent / "gemhub"
@@ -46,6 +45,7 @@ def test_lint_passes_for_every_curated_notebook():
     assert run.returncode == 0, run.stderr
 
 
+@pytest.mark.slow
 def test_every_curated_notebook_passes_headless(curated_run):
     report_path, run = curated_run
     assert run.returncode == 0, run.stderr
@@ -60,6 +60,7 @@ def test_every_curated_notebook_passes_headless(curated_run):
     assert find_secrets(report_path.read_text()) == []
 
 
+@pytest.mark.slow
 def test_nbval_notebooks_reproduce_their_committed_outputs(tmp_path):
     books = nbval_notebooks()
     assert books, "at least one notebook keeps its outputs and is checked by nbval"

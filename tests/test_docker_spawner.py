@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from gemhub_sandbox.contract import CLIENT_SECRET_ENV
 
 from gemhub.images.docker import container_inspect, run as docker
 from gemhub.sandbox_process import start_sandbox
@@ -28,16 +29,16 @@ from support.kernel import execute
 from support.notebooks import write_notebook
 
 # A cold build of the user image happens inside the first test that needs it.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 CHECKOUT = Path(__file__).resolve().parents[1]
-TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
 MEMORY, CPUS = "1536M", 1.5
 
 # Runs in a kernel of the user's container, through the hub's proxy.
 PROBE = """
 import json, os, sys
 import eolearn.core, eogrow, requests, sentinelhub
+from gemhub_sandbox.contract import CLIENT_ID_ENV, CLIENT_SECRET_ENV, TOKEN_PATH, URL_ENV
 from sentinelhub import CRS, BBox, DataCollection, MimeType, SentinelHubRequest
 from gemhub_workspace import data_collection, sh_config
 
@@ -51,10 +52,10 @@ request = SentinelHubRequest(
     bbox=BBox((15.17, 45.78, 15.23, 45.82), CRS.WGS84), size=(24, 16), config=config,
 )
 data = request.get_data()[0]
-sandbox = os.environ["GEMHUB_SANDBOX_URL"]
-token = requests.post(sandbox + "/auth/realms/main/protocol/openid-connect/token", timeout=30, data={
-    "grant_type": "client_credentials", "client_id": os.environ["GEMHUB_SANDBOX_CLIENT_ID"],
-    "client_secret": os.environ["GEMHUB_SANDBOX_CLIENT_SECRET"]})
+sandbox = os.environ[URL_ENV]
+token = requests.post(sandbox + TOKEN_PATH, timeout=30, data={
+    "grant_type": "client_credentials", "client_id": os.environ[CLIENT_ID_ENV],
+    "client_secret": os.environ[CLIENT_SECRET_ENV]})
 
 def first(*paths):
     for path in paths:
@@ -234,7 +235,7 @@ def test_curated_notebook_runs_inside_the_user_image(tmp_path, user_image):
         "import os\nprint(os.path.exists('/.dockerenv'), os.getuid(), os.environ['GEMHUB_NOTEBOOKS_DIR'])",
         "{}['missing']",
     )
-    write_notebook(books / "leaky.ipynb", "import os\nprint('secret is', os.environ['GEMHUB_SANDBOX_CLIENT_SECRET'])")
+    write_notebook(books / "leaky.ipynb", f"import os\nprint('secret is', os.environ[{CLIENT_SECRET_ENV!r}])")
     run = run_in_image(user_image, curated, "books", cwd=tmp_path, extra=("--jobs", "2"))
     assert run.returncode == 1, run.stderr
 

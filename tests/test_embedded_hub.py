@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 import requests
 import yaml
 
+from gemhub.waiting import eventually
 from support.hub import processes_in
 from support.kernel import execute
 
@@ -130,16 +130,15 @@ def test_the_hubs_sandbox_service_comes_back_by_itself(hub_factory):
         return next((pid for pid, cmd in processes_in(hub.config_file.parent).items()
                      if "gemhub_sandbox serve" in cmd and f"--port {port}" in cmd), None)
 
-    deadline = time.monotonic() + 60
-    while not (sandbox_pid() and _answers(health)) and time.monotonic() < deadline:
-        time.sleep(0.3)
-    victim = sandbox_pid()
-    assert victim and _answers(health), hub.log_tail()
+    def serving_sandbox() -> int | None:
+        """The sandbox's pid, once it answers its health check."""
+        pid = sandbox_pid()
+        return pid if pid and _answers(health) else None
+
+    victim = eventually(serving_sandbox, 60)
+    assert victim, hub.log_tail()
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (sandbox_pid() not in (None, victim) and _answers(health)):
-        time.sleep(0.5)
-    assert sandbox_pid() not in (None, victim) and _answers(health), hub.log_tail()
+    assert eventually(lambda: serving_sandbox() not in (None, victim), 90), hub.log_tail()
     assert "Service sandbox exited with status -9" in hub.log_file.read_text(errors="replace")
 
 

@@ -75,6 +75,7 @@ def test_apt_mirror_is_read_from_both_source_formats(tmp_path):
     assert apt_mirrors([tmp_path / "missing.list"]) == ("http://deb.debian.org/debian", None)
 
 
+@pytest.mark.docker  # the docker CLI, though no daemon
 def test_unreachable_daemon_is_one_clear_line(tmp_path):
     env = {"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "PATH": "/usr/local/bin:/usr/bin:/bin"}
     done = subprocess.run([GEMHUB, "images", "build", "proxy"], capture_output=True, text=True, env=env, timeout=60,
@@ -86,6 +87,8 @@ def test_unreachable_daemon_is_one_clear_line(tmp_path):
     ]
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 @BUILD_TIMEOUT
 def test_base_image_is_debian_bookworm_with_python_from_this_machines_mirror():
     built_image("proxy")  # makes sure the base exists (built with debootstrap when missing)
@@ -101,6 +104,8 @@ def test_base_image_is_debian_bookworm_with_python_from_this_machines_mirror():
     assert not files.secret_copies and not files.compilers and not files.caches
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 @BUILD_TIMEOUT
 def test_user_image_passes_its_checks():
     reference = built_image("user")
@@ -122,6 +127,8 @@ def test_user_image_passes_its_checks():
     assert listing[0] == "1000" and listing[1:] == expected
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 @BUILD_TIMEOUT
 def test_user_image_is_tagged_by_content_and_labelled():
     reference = built_image("user")
@@ -141,6 +148,8 @@ def test_user_image_is_tagged_by_content_and_labelled():
         assert labels[f"org.opencontainers.image.{key}"]
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 @BUILD_TIMEOUT
 def test_notebook_only_change_rebuilds_only_the_notebook_layer(tmp_path):
     original = built_image("user")
@@ -164,6 +173,8 @@ def test_notebook_only_change_rebuilds_only_the_notebook_layer(tmp_path):
         docker("rmi", result.reference, check=False)
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 @BUILD_TIMEOUT
 def test_hub_image_passes_its_checks():
     reference = built_image("hub")
@@ -174,6 +185,8 @@ def test_hub_image_passes_its_checks():
     assert version.stdout.strip() == "6.1.1"
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 @BUILD_TIMEOUT
 def test_proxy_image_passes_its_checks():
     reference = built_image("proxy")
@@ -182,6 +195,8 @@ def test_proxy_image_passes_its_checks():
     assert set(check_lines(output).values()) == {"ok"} and len(check_lines(output)) == 6, output
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 @BUILD_TIMEOUT
 def test_checks_catch_a_planted_ca_bundle_cache_and_compiler(tmp_path):
     """The leak checks can fail: an image that copies the machine's CA bundle under

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 import yaml
 
 from gemhub.config import load_config
@@ -16,6 +17,8 @@ from gemhub.credentials.keys import ensure_local_key
 from gemhub.credentials.store import CredentialStore
 from gemhub.paths import Paths
 from support.notebooks import write_notebook
+
+pytestmark = pytest.mark.slow  # runs notebooks in real kernels
 
 GEMHUB = Path(sys.executable).parent / "gemhub"
 SECRET = "plain-looking-value-42"  # matches no token pattern: only the store knows it is secret

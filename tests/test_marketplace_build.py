@@ -19,7 +19,7 @@ from PIL import Image
 
 from gemhub.cli import cli
 from gemhub.marketplace import IndexValidationError, load_index, render_catalogue, render_detail, validate_index
-from gemhub.marketplace.build import BuildInputError, build_site
+from gemhub.marketplace.build import BuildError, BuildInputError, build_site
 from gemhub.marketplace.index import json_schema
 from gemhub.notebooks.report import Environment, NotebookResult, Report, Summary
 
@@ -292,3 +292,39 @@ def test_cli(project, tmp_path):
 
     result = runner.invoke(cli, ["marketplace", "index-schema"])
     assert result.exit_code == 0 and json.loads(result.stdout)["title"] == "gemhub marketplace index"
+
+
+def test_a_leaking_part_of_a_series_takes_only_itself_out(project):
+    """A page lists the other parts of its series: the part whose own content leaks is left out,
+    and its neighbour, whose page would have shown the leak, is published without it."""
+    project.add("one.ipynb", meta("Part one", series="course", order=1))
+    project.add("two.ipynb", meta(f"Two {TOKEN}", series="course", order=2))
+    result = project.build()
+    assert result.summary.published == ["one"]
+    [item] = result.summary.left_out
+    assert item.slug == "two" and item.status == "credentials" and TOKEN not in item.reason
+    for name, content in site_text(project.root / "site").items():
+        assert TOKEN.encode() not in content, name
+    assert "Part one" in (project.root / "site" / "notebooks" / "one.html").read_text()
+
+
+def test_a_credential_beside_the_site_aborts_the_build_and_is_removed(project):
+    project.add("alpha.ipynb", meta("Alpha notebook"))
+    site = project.root / "site"
+    site.mkdir()
+    (site / "notes.txt").write_text(f"token {TOKEN}\n")
+    (site / "readme.txt").write_text("published alongside the site\n")
+    with pytest.raises(BuildError, match=r"notes.txt: contains a credential \(JSON web token\); removed, build aborted"):
+        project.build()
+    assert not (site / "notes.txt").exists() and (site / "readme.txt").exists()
+    for name, content in site_text(site).items():
+        assert TOKEN.encode() not in content, name
+
+
+def test_metadata_problems_show_the_offending_value(project):
+    project.add("alpha.ipynb", meta("Alpha notebook", description="Too short.", level="expert"))
+    [item] = project.build().summary.left_out
+    assert "alpha.ipynb: metadata.gemhub.description: String should have at least 40 characters (got 'Too short.')" \
+        in item.reason
+    assert "metadata.gemhub.level: Input should be 'beginner', 'intermediate' or 'advanced' (got 'expert')" \
+        in item.reason

@@ -58,3 +58,10 @@ def test_unreadable_file_and_cli_exit_code(tmp_path):
     assert f"{tmp_path / 'broken.ipynb'}: file: not a readable notebook" in run.stderr
     assert "Traceback" not in run.stderr
     assert run.stdout.strip() == "2 notebook(s) checked, 1 problem(s)"
+
+
+def test_metadata_problems_name_the_value_and_shorten_a_long_one(tmp_path):
+    path = write_notebook(tmp_path / "long.ipynb", "print(1)", meta={**META, "title": "x" * 200})
+    [problem] = lint_notebook(path)
+    assert problem.startswith(f"{path}: metadata.gemhub.title: String should have at most 80 characters (got 'xxx")
+    assert problem.endswith("...)") and len(problem) < len(str(path)) + 160

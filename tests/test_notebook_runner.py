@@ -16,7 +16,10 @@ import nbformat
 import psutil
 import pytest
 
+from gemhub.waiting import eventually
 from support.notebooks import write_notebook
+
+pytestmark = pytest.mark.slow  # every test runs notebooks in real kernels
 
 GEMHUB = Path(sys.executable).parent / "gemhub"
 
@@ -160,28 +163,32 @@ def test_a_sandbox_killed_mid_suite_is_restarted_and_its_notebooks_rerun(tmp_pat
         [GEMHUB, "notebooks", "test", "books", "--jobs", "2", "--out-dir", "runs", "--report", "runs/report.json"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
     )
-    victim = None
-    deadline = time.monotonic() + 120
-    while victim is None and time.monotonic() < deadline and runner.poll() is None:
+    started = time.monotonic()
+
+    def the_sandbox() -> psutil.Process | None:
+        assert runner.poll() is None, "the runner started no sandbox"
         for child in psutil.Process(runner.pid).children(recursive=True):
             try:
                 if "gemhub_sandbox serve" in " ".join(child.cmdline()):
-                    victim = child
+                    return child
             except psutil.NoSuchProcess:
                 continue
-        time.sleep(0.2)
+        return None
+
+    victim = eventually(the_sandbox, 120)
     assert victim is not None, "the runner started no sandbox"
     log = tmp_path / "runs" / "sandbox.log"
+
     # wait until notebooks are really talking to it (kernels started, requests served)
-    port, served = None, 0
-    while served < 4 and time.monotonic() < deadline:
-        port = port or next((c.laddr.port for c in victim.net_connections("tcp") if c.status == psutil.CONN_LISTEN),
-                            None)
-        if port:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/sandbox/health", timeout=5) as answer:
-                served = json.load(answer)["requests"]
-        time.sleep(0.2)
-    assert served >= 4, "the notebooks never reached the sandbox"
+    port = eventually(lambda: next((c.laddr.port for c in victim.net_connections("tcp")
+                                    if c.status == psutil.CONN_LISTEN), None), 120 - (time.monotonic() - started))
+
+    def served() -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/sandbox/health", timeout=5) as answer:
+            return json.load(answer)["requests"]
+
+    left = 120 - (time.monotonic() - started)
+    assert port and eventually(lambda: served() >= 4, left), "the notebooks never reached the sandbox"
     os.kill(victim.pid, signal.SIGKILL)
     output, _ = runner.communicate(timeout=400)
 

@@ -16,6 +16,7 @@ import requests
 import yaml
 
 from conftest import ARTIFACTS
+from gemhub.waiting import eventually
 from support.hub import RunningHub, processes_in, write_config
 from support.kernel import execute
 
@@ -82,9 +83,7 @@ def test_the_hub_and_everything_it_started_stop_promptly(tmp_path, marketplace_s
         hub.process.send_signal(stop)
         hub.process.wait(STOP_BOUND + 30)
         took = time.monotonic() - began
-        deadline = began + STOP_BOUND
-        while processes_in(tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        eventually(lambda: not processes_in(tmp_path), began + STOP_BOUND - time.monotonic())
         left = processes_in(tmp_path)
         assert not left, f"still running {time.monotonic() - began:.0f} s after {stop.name}: {left}"
         assert took < STOP_BOUND, f"the hub took {took:.0f} s to stop"
@@ -131,15 +130,12 @@ def test_a_stop_while_the_hub_starts_leaves_nothing_behind(tmp_path):
     everything (JupyterHub alone would die at once and orphan them)."""
     hub = RunningHub(write_config(tmp_path, ["alice"]), tmp_path / "gemhub-up.log")
     hub.launch()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(
-            "gemhub_sandbox serve" in cmd for cmd in processes_in(tmp_path).values()):
-        time.sleep(0.05)
+    # Checked often: the signal must arrive while the hub is still starting its services.
+    eventually(lambda: any("gemhub_sandbox serve" in cmd for cmd in processes_in(tmp_path).values()), 60,
+               max_wait=0.05)
     hub.process.send_signal(signal.SIGINT)
     hub.process.wait(STOP_BOUND + 30)
-    deadline = time.monotonic() + STOP_BOUND
-    while processes_in(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: not processes_in(tmp_path), STOP_BOUND)
     assert not processes_in(tmp_path), processes_in(tmp_path)
     log = hub.log_file.read_text(errors="replace")
     assert "Received SIGINT while starting: stopping everything as soon as it has started" in log, log[-3000:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gemhub_sandbox.contract import CLIENT_ID_ENV, INSECURE_TRANSPORT_ENV, URL_ENV
 from traitlets.config import Config
 
 from support.hub_config import hub_config
@@ -57,7 +58,7 @@ def test_local_target(monkeypatch, tmp_path):
     assert c.Authenticator.allowed_users == {"alice", "bob", "admin"}
     assert c.Spawner.cmd == [str(tmp_path / "envs" / "user" / "bin" / "jupyterhub-singleuser")]
     assert c.SimpleLocalProcessSpawner.home_dir_template == str(tmp_path / "data" / "homes" / "{username}")
-    assert c.Spawner.environment["GEMHUB_SANDBOX_URL"] == "http://127.0.0.1:8010"
+    assert c.Spawner.environment[URL_ENV] == "http://127.0.0.1:8010"
     assert (tmp_path / "data" / "demo-passwords.json").stat().st_mode & 0o077 == 0, "passwords file is private"
     assert (tmp_path / "data" / "sandbox-client.json").stat().st_mode & 0o077 == 0
     services = {s["name"]: s for s in c.JupyterHub.services}
@@ -70,7 +71,7 @@ def test_local_target(monkeypatch, tmp_path):
         "services hold no hub API scopes they do not use")
     assert roles["user"] == ["self", "access:services!service=marketplace", "access:services!service=credentials"]
     env = c.Spawner.environment
-    assert env["GEMHUB_SANDBOX_CLIENT_ID"].startswith("sandbox-") and env["OAUTHLIB_INSECURE_TRANSPORT"] == "1"
+    assert env[CLIENT_ID_ENV].startswith("sandbox-") and env[INSECURE_TRANSPORT_ENV] == "1"
 
 
 @pytest.mark.parametrize("users, scopes_extra", [(False, []), (True, ["admin:users"])])

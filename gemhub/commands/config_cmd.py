@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import ConfigError, load_config
-from ..config import reference
+from .errors import CHECK_FAILED, CommandError
 
 
 @click.group()
@@ -20,12 +19,12 @@ def config() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate(file: str) -> None:
     """Check FILE; print every problem with its line and field path."""
+    from ..config import ConfigError, load_config
+
     try:
         load_config(file)
     except ConfigError as error:
-        click.echo(str(error), err=True)
-        click.echo(f"{file}: {len(error.problems)} problem(s)", err=True)
-        raise SystemExit(1) from None
+        raise CommandError(f"{error}\n{file}: {len(error.problems)} problem(s)", CHECK_FAILED) from None
     click.echo(f"{file}: valid")
 
 
@@ -33,6 +32,8 @@ def validate(file: str) -> None:
 @click.option("--write", "readme", type=click.Path(exists=True, dir_okay=False), help="Update this README in place.")
 def reference_cmd(readme: str | None) -> None:
     """Print the Markdown reference of every key (or refresh it in a README)."""
+    from ..config import reference
+
     if readme:
         changed = reference.write_into(Path(readme))
         click.echo(f"{readme}: {'updated' if changed else 'already up to date'}")
@@ -43,4 +44,6 @@ def reference_cmd(readme: str | None) -> None:
 @config.command()
 def schema() -> None:
     """Print the JSON schema of gemhub.yaml."""
+    from ..config import reference
+
     click.echo(json.dumps(reference.json_schema(), indent=2))

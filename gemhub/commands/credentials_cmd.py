@@ -16,7 +16,7 @@ import sys
 import click
 
 from ..credentials.providers import PROVIDERS, InvalidCredentials, get_provider
-from ..paths import Paths
+from .errors import CommandError
 from .options import config_option, load_or_exit
 
 PREFIX = "gemhub credentials"
@@ -41,9 +41,9 @@ def public_field_options(command):
     return command
 
 
-def fail(message: str) -> None:
-    click.echo(f"{PREFIX}: {message}", err=True)
-    raise SystemExit(2)
+def problem(message: str) -> CommandError:
+    """The error every `gemhub credentials` command stops with: its prefix, exit 2."""
+    return CommandError(f"{PREFIX}: {message}")
 
 
 def open_store(config_file: str | None, create_key: bool = False):
@@ -54,6 +54,7 @@ def open_store(config_file: str | None, create_key: bool = False):
     """
     from ..credentials import keys as crypt_keys
     from ..credentials.store import CredentialStore
+    from ..paths import Paths
 
     cfg = load_or_exit(config_file)
     paths = Paths.of(cfg, config_file)
@@ -68,7 +69,8 @@ def open_store(config_file: str | None, create_key: bool = False):
             where = make_url(paths.db_url).render_as_string(hide_password=True)
         except Exception:
             where = "(unparsable db_url)"
-        fail(f"cannot open the hub database {where}: {type(error).__name__}: {str(error).splitlines()[0]}")
+        first_line = str(error).splitlines()[0]
+        raise problem(f"cannot open the hub database {where}: {type(error).__name__}: {first_line}") from None
 
 
 class NoEchoCommand(click.Command):
@@ -102,10 +104,11 @@ def _read_secrets(provider, from_stdin: bool) -> dict[str, str]:
         while lines and not lines[-1].strip():
             lines.pop()
         if len(lines) > len(fields):
-            fail(f"expected {len(fields)} line(s) on stdin ({', '.join(f.name for f in fields)}), got {len(lines)}")
+            names = ", ".join(f.name for f in fields)
+            raise problem(f"expected {len(fields)} line(s) on stdin ({names}), got {len(lines)}")
         return {f.name: (lines[i] if i < len(lines) else "") for i, f in enumerate(fields)}
     if not sys.stdin.isatty():
-        fail("no terminal to prompt for the secret: pipe it in with --secret-stdin")
+        raise problem("no terminal to prompt for the secret: pipe it in with --secret-stdin")
     return {
         f.name: click.prompt(f"{provider.name} {f.label}", hide_input=True, confirmation_prompt=True, err=True)
         for f in fields
@@ -137,24 +140,24 @@ def set_(config_file, user, provider_name, secret_stdin, by, **public) -> None:
     try:
         provider = get_provider(provider_name)
     except InvalidCredentials as error:
-        fail(str(error))
+        raise problem(str(error)) from None
     values = {}
     for name, value in public.items():
         if value is None:
             continue
         if name not in provider.field_names:
-            fail(f"{PUBLIC_OPTIONS[name]} does not apply to provider {provider.name!r}")
+            raise problem(f"{PUBLIC_OPTIONS[name]} does not apply to provider {provider.name!r}")
         values[name] = value
     store = open_store(config_file, create_key=True)
     if store.key_problem:  # before asking for a secret that could not be stored
-        fail(store.key_problem)
+        raise problem(store.key_problem)
     values.update(_read_secrets(provider, secret_stdin))
     from ..credentials.store import CredentialsUnavailable
 
     try:
         summary = store.set(user, provider.name, values, by=by)
     except (InvalidCredentials, CredentialsUnavailable) as error:
-        fail(str(error))
+        raise problem(str(error)) from None
     finally:
         store.close()
     click.echo(f"stored {summary.provider} credentials for {summary.user}: "
@@ -171,7 +174,7 @@ def unset(config_file, user, provider_name) -> None:
         try:
             get_provider(provider_name)
         except InvalidCredentials as error:
-            fail(str(error))
+            raise problem(str(error)) from None
     with open_store(config_file) as store:
         removed = store.unset(user, provider_name)
     what = f"{provider_name} credentials" if provider_name else "credentials"
@@ -219,5 +222,5 @@ def rotate(config_file) -> None:
         try:
             count = store.rotate()
         except CredentialsUnavailable as error:
-            fail(str(error))
+            raise problem(str(error)) from None
     click.echo(f"re-encrypted {count} credential(s) with the first key")

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 
-from ..images import BASE_REFERENCE, IMAGE_NAMES, docker
-from ..images.base import build_base
-from ..images.build import build_image
-from ..images.checks import check_image
-from ..images.context import content_hash, stage
-from ..images.specs import SPECS
-from ..images.tags import references
-from ..paths import state_home
+from ..images import BASE_REFERENCE, IMAGE_NAMES
+from .errors import CHECK_FAILED, CommandError
+
+# rich, requests and the image modules are imported inside each command: listing
+# the commands (`gemhub --help`) should not pay for them.
 
 NAMES = click.Choice([*IMAGE_NAMES, "all"])
 
@@ -21,12 +17,13 @@ def _selected(name: str) -> list[str]:
     return list(IMAGE_NAMES) if name == "all" else [name]
 
 
-def _fail(command: str, error: Exception) -> None:
-    click.echo(f"gemhub images {command}: {error}", err=True)
-    raise SystemExit(2)
+def _problem(command: str, error: Exception | str) -> CommandError:
+    return CommandError(f"gemhub images {command}: {error}")
 
 
 def _require_base(base: str) -> None:
+    from ..images import docker
+
     if base == BASE_REFERENCE and docker.image_inspect(base) is None:
         raise docker.DockerError(f"base image {base} not found: build it with `gemhub images base`")
 
@@ -47,6 +44,12 @@ def images() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the image exists.")
 def base_cmd(tag: str, force: bool) -> None:
     """Make the base image with debootstrap from this machine's Debian mirror (needs root)."""
+    from rich.console import Console
+
+    from ..images import docker
+    from ..images.base import build_base
+    from ..paths import state_home
+
     console = Console(stderr=True)
     try:
         docker.require_daemon()
@@ -55,7 +58,7 @@ def base_cmd(tag: str, force: bool) -> None:
             return
         build_base(tag, console, state_home() / "images")
     except (docker.DockerError, OSError) as error:
-        _fail("base", error)
+        raise _problem("base", error) from None
     size = docker.image_inspect(tag)["Size"]
     console.print(f"imported [green]{tag}[/] ({size / 1e6:.0f} MB)")
 
@@ -66,6 +69,11 @@ def base_cmd(tag: str, force: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Build every layer again (always builds, even if the tag exists).")
 def build_cmd(name: str, base_image: str, no_cache: bool) -> None:
     """Build NAME (user, hub, proxy or all), tagged with its content hash and :latest."""
+    from rich.console import Console
+
+    from ..images import docker
+    from ..images.build import build_image
+
     console = Console(stderr=True)
     try:
         docker.require_daemon()
@@ -74,11 +82,16 @@ def build_cmd(name: str, base_image: str, no_cache: bool) -> None:
             result = build_image(image, base_image, no_cache=no_cache, console=console)
             click.echo(result.reference)
     except (docker.DockerError, OSError) as error:
-        _fail("build", error)
+        raise _problem("build", error) from None
 
 
 def _reference_of(name: str, base_image: str) -> str:
     """The content-hash reference the current checkout builds to."""
+    from ..images.context import content_hash, stage
+    from ..images.specs import SPECS
+    from ..images.tags import references
+    from ..paths import state_home
+
     folder = stage(SPECS[name], state_home() / "images" / "context" / name)
     return references(name, content_hash(folder, base_image))[0]
 
@@ -89,9 +102,14 @@ def _reference_of(name: str, base_image: str) -> str:
 @click.option("--image", "reference", help="Test this reference instead of the one the checkout builds to.")
 def test_cmd(name: str, base_image: str, reference: str | None) -> None:
     """Start NAME's image and check it (uid, imports, kernel, notebooks, size, no build secrets)."""
-    console = Console()
+    from rich.console import Console
+
+    from ..images import docker
+    from ..images.checks import check_image
+
     if reference and name == "all":
-        _fail("test", ValueError("--image needs one image name (user, hub or proxy)"))
+        raise _problem("test", "--image needs one image name (user, hub or proxy)")
+    console = Console()
     failed = 0
     try:
         docker.require_daemon()
@@ -103,7 +121,6 @@ def test_cmd(name: str, base_image: str, reference: str | None) -> None:
                 console.print(f"  {mark} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
                 failed += not check.ok
     except (docker.DockerError, OSError) as error:
-        _fail("test", error)
+        raise _problem("test", error) from None
     if failed:
-        click.echo(f"gemhub images test: {failed} check(s) failed", err=True)
-        raise SystemExit(1)
+        raise CommandError(f"gemhub images test: {failed} check(s) failed", CHECK_FAILED)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..marketplace.site import DEFAULT_LAUNCH_BASE
+from .errors import CHECK_FAILED, CommandError
 from .options import config_option, load_or_exit
 
 
@@ -21,10 +21,11 @@ def marketplace() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder to publish into.")
 @click.option("--notebooks", "notebooks_dir", default="notebooks", show_default=True, type=click.Path(path_type=Path),
               help="Folder of the curated notebooks.")
-@click.option("--launch-base", default=DEFAULT_LAUNCH_BASE, show_default=True,
-              help="Launch buttons link to <launch-base><slug>.")
+@click.option("--launch-base", help="Launch buttons link to <launch-base><slug>  [default: the hub's Launch URL, "
+                                   "/hub/user-redirect/ + the user server's Launch path]")
 @config_option
-def build(report_path: Path, out_dir: Path, notebooks_dir: Path, launch_base: str, config_file: str | None) -> None:
+def build(report_path: Path, out_dir: Path, notebooks_dir: Path, launch_base: str | None,
+          config_file: str | None) -> None:
     """Turn notebook metadata and the runner's report into index.json and a static site.
 
     Only passing notebooks are published; the others are listed in the summary
@@ -32,18 +33,17 @@ def build(report_path: Path, out_dir: Path, notebooks_dir: Path, launch_base: st
     """
     from ..credentials.guard import configured_secrets
     from ..marketplace.build import BuildError, BuildInputError, build_site
+    from ..marketplace.site import DEFAULT_LAUNCH_BASE
     from ..paths import Paths
 
     secrets = configured_secrets(Paths.of(load_or_exit(config_file), config_file))
     try:
-        result = build_site(report_path, out_dir, notebooks_dir, launch_base=launch_base, known_secrets=secrets)
+        result = build_site(report_path, out_dir, notebooks_dir, launch_base=launch_base or DEFAULT_LAUNCH_BASE,
+                            known_secrets=secrets)
     except BuildInputError as error:
-        for line in str(error).splitlines():
-            click.echo(f"gemhub marketplace build: {line}", err=True)
-        raise SystemExit(2) from None
+        raise CommandError("\n".join(f"gemhub marketplace build: {line}" for line in str(error).splitlines())) from None
     except BuildError as error:
-        click.echo(f"gemhub marketplace build: {error}", err=True)
-        raise SystemExit(1) from None
+        raise CommandError(f"gemhub marketplace build: {error}", CHECK_FAILED) from None
     for line in result.summary.lines():
         click.echo(line)
     click.echo(f"site: {out_dir / 'index.html'}; index: {out_dir / 'index.json'}")

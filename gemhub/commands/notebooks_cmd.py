@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..paths import state_home
+from .errors import CHECK_FAILED, CommandError
 from .options import config_option, load_or_exit
-
 
 
 @click.group()
@@ -35,16 +34,15 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, image, user_env,
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..notebooks.runner import RunOptions, discover, run
-    from ..paths import Paths
-
     from ..credentials.guard import configured_secrets
+    from ..notebooks.discovery import discover
+    from ..notebooks.runner import RunOptions, run
+    from ..paths import Paths, state_home
 
     cfg = load_or_exit(config_file)
     found = discover(list(paths) or [Path("notebooks")])
     if not found:
-        click.echo("gemhub notebooks test: no notebooks found", err=True)
-        raise SystemExit(2)
+        raise CommandError("gemhub notebooks test: no notebooks found")
     out_dir = out_dir or state_home() / "notebook-runs"
     hub_paths = Paths.of(cfg, config_file)
     options = RunOptions(
@@ -65,8 +63,7 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, image, user_env,
         try:
             check_image(image)
         except DockerError as error:
-            click.echo(f"gemhub notebooks test: {error}", err=True)
-            raise SystemExit(2) from None
+            raise CommandError(f"gemhub notebooks test: {error}") from None
     _check_kernel_source(options, user_env_given=user_env is not None)
     console = Console(stderr=True)
     marks = {"passed": "[green]passed[/]", "failed": "[red]FAILED[/]", "timeout": "[red]TIMEOUT[/]"}
@@ -89,7 +86,7 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, image, user_env,
         def sandbox_died(death) -> None:
             progress.console.print(
                 f"[yellow]sandbox died ({death.how})[/]: restarting it; the notebooks it was serving run again "
-                f"(its log: {options.out_dir / 'sandbox.log'})", highlight=False, soft_wrap=True)
+                f"(its log: {options.sandbox_log})", highlight=False, soft_wrap=True)
 
         report = run(found, options, on_done=done, on_sandbox_death=sandbox_died)
     s = report.summary
@@ -100,7 +97,7 @@ def test_cmd(paths, jobs, timeout, report_path, out_dir, force, image, user_env,
         highlight=False,
         soft_wrap=True,
     )
-    raise SystemExit(0 if s.failed == 0 and s.timeout == 0 else 1)
+    click.get_current_context().exit(0 if s.failed == 0 and s.timeout == 0 else CHECK_FAILED)
 
 
 def _check_kernel_source(options, user_env_given: bool) -> None:
@@ -111,15 +108,15 @@ def _check_kernel_source(options, user_env_given: bool) -> None:
     elif not options.image and not (options.user_env / "bin" / "python").exists():
         problem = f"no Python environment at {options.user_env} (expected {options.user_env / 'bin' / 'python'})"
     elif options.sandbox_from_server:
+        from gemhub_sandbox.contract import DISCOVERY_GLOB
         from jupyter_core.paths import jupyter_runtime_dir
 
         # Written by gemhub_workspace.binder (user environment) beside the server's jpserver-*.json.
-        if not any(Path(jupyter_runtime_dir()).glob("gemhub-sandbox-*.json")):
+        if not any(Path(jupyter_runtime_dir()).glob(DISCOVERY_GLOB)):
             problem = (f"--sandbox-from-server: no Jupyter server started with binder/start runs a sandbox "
-                       f"(no gemhub-sandbox-*.json in {jupyter_runtime_dir()})")
+                       f"(no {DISCOVERY_GLOB} in {jupyter_runtime_dir()})")
     if problem:
-        click.echo(f"gemhub notebooks test: {problem}", err=True)
-        raise SystemExit(2)
+        raise CommandError(f"gemhub notebooks test: {problem}")
 
 
 @notebooks.command()
@@ -132,7 +129,7 @@ def lint(paths) -> None:
     for problem in problems:
         click.echo(problem, err=True)
     click.echo(f"{count} notebook(s) checked, {len(problems)} problem(s)")
-    raise SystemExit(1 if problems else 0)
+    click.get_current_context().exit(CHECK_FAILED if problems else 0)
 
 
 @notebooks.command()
@@ -140,17 +137,16 @@ def lint(paths) -> None:
 @config_option
 def record(paths, config_file) -> None:
     """Run nbval notebooks and commit their outputs into the source files."""
+    import nbformat
+
     from ..notebooks.metadata import read_meta
     from ..notebooks.record import record_outputs
     from ..notebooks.runner import RunOptions, run
-    from ..paths import Paths
-
-    import nbformat
+    from ..paths import Paths, state_home
 
     not_nbval = [str(p) for p in paths if not read_meta(nbformat.read(p, as_version=4)).nbval]
     if not_nbval:
-        click.echo(f"gemhub notebooks record: not marked nbval: true: {', '.join(not_nbval)}", err=True)
-        raise SystemExit(2)
+        raise CommandError(f"gemhub notebooks record: not marked nbval: true: {', '.join(not_nbval)}")
     cfg = load_or_exit(config_file)
     out_dir = state_home() / "notebook-record"
     options = RunOptions(out_dir=out_dir, report_path=out_dir / "report.json",
@@ -163,7 +159,7 @@ def record(paths, config_file) -> None:
             click.echo(f"{result.path}: recorded outputs of {count} cell(s)")
         else:
             click.echo(f"{result.path}: {result.status}: {result.error}", err=True)
-    raise SystemExit(1 if failed else 0)
+    click.get_current_context().exit(CHECK_FAILED if failed else 0)
 
 
 @notebooks.command("report-schema")

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import click
 
-from ..config import ConfigError, GemhubConfig, load_config
+from .errors import CommandError
+
+if TYPE_CHECKING:
+    from ..config import GemhubConfig
 
 
 def default_config_file() -> str | None:
@@ -28,8 +33,14 @@ config_option = click.option(
 
 
 def load_or_exit(config_file: str | None, overrides: dict | None = None) -> GemhubConfig:
+    """The validated config, or a CommandError listing its problems.
+
+    pydantic and YAML are imported here, when a command needs a config, not
+    when `gemhub --help` lists the commands.
+    """
+    from ..config import ConfigError, load_config
+
     try:
         return load_config(config_file, overrides)
     except ConfigError as error:
-        click.echo(f"gemhub: invalid configuration:\n{error}", err=True)
-        raise SystemExit(2) from None
+        raise CommandError(f"gemhub: invalid configuration:\n{error}") from None

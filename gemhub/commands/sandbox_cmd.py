@@ -15,8 +15,9 @@ def sandbox() -> None:
     add_help_option=False,
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def serve(args: tuple[str, ...]) -> None:
+@click.pass_context
+def serve(ctx: click.Context, args: tuple[str, ...]) -> None:
     """Serve OAuth, Catalog and Process API on 127.0.0.1 (`--help` lists the options)."""
     from gemhub_sandbox.__main__ import main
 
-    raise SystemExit(main(["serve", *args]))
+    ctx.exit(main(["serve", *args]))

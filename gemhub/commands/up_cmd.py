@@ -9,10 +9,7 @@ import sys
 
 import click
 
-from ..hub import demo_passwords
-from ..hub.configure import public_url
-from ..paths import HUB_CONFIG_FILE, Paths, proxy_command
-from ..signals import restore_default_signals
+from .errors import CommandError
 from .options import config_option, load_or_exit
 
 
@@ -25,13 +22,16 @@ def default_user_image() -> str:
     return f"{repository('user')}:{MOVING_TAG}"
 
 
-def _preflight(cfg, paths: Paths) -> list[str]:
+def _preflight(cfg, paths) -> list[str]:
     """Things missing on this machine that would make the hub fail later, less clearly."""
+    from ..paths import proxy_command
+
     missing = []
     if cfg.spawner.type == "local":
         singleuser = paths.user_env / "bin" / "jupyterhub-singleuser"
         if not singleuser.exists():
-            missing.append(f"user environment: {singleuser} not found (run `make envs`)")
+            missing.append(f"user environment: {singleuser} not found (run `make envs` in a checkout, "
+                           "or set spawner.local.user_env)")
     if cfg.spawner.type == "docker":
         from ..hub.docker_spawner import preflight
 
@@ -40,11 +40,12 @@ def _preflight(cfg, paths: Paths) -> list[str]:
         if not os.environ.get("CONFIGPROXY_AUTH_TOKEN"):
             missing.append("hub.external_proxy: set CONFIGPROXY_AUTH_TOKEN to the token the proxy was started with")
     elif not shutil.which(proxy_command()):
-        missing.append(f"proxy: {proxy_command()} not found (run `make proxy`)")
+        missing.append(f"proxy: {proxy_command()} not found (run `make proxy` in a checkout, "
+                       "or `npm install -g configurable-http-proxy`)")
     return missing
 
 
-def _announce_passwords(created: dict[str, str], paths: Paths) -> None:
+def _announce_passwords(created: dict[str, str]) -> None:
     if not created:
         return
     click.secho("New demo logins (shown only this once; `gemhub passwd USER` makes a new one):", bold=True)
@@ -62,6 +63,12 @@ def _announce_passwords(created: dict[str, str], paths: Paths) -> None:
 @click.option("--port", type=int, help="Override hub.port.")
 def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
     """Start the hub in the foreground; Ctrl-C stops it and every server it started."""
+    # Imported here: the hub layer pulls in JupyterHub, which `gemhub --help` should not wait for.
+    from ..hub import demo_passwords
+    from ..hub.configure import public_url
+    from ..paths import HUB_CONFIG_FILE, Paths
+    from ..signals import restore_default_signals
+
     overrides = {k: v for k, v in (("spawner.type", spawner), ("hub.port", port)) if v is not None}
     if spawner == "docker" and not load_or_exit(config_file).spawner.image:
         overrides["spawner.image"] = default_user_image()
@@ -69,12 +76,11 @@ def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
     paths = Paths.of(cfg, config_file)
     missing = _preflight(cfg, paths)
     if missing:
-        click.echo("gemhub up: cannot start:\n  " + "\n  ".join(missing), err=True)
-        raise SystemExit(2)
+        raise CommandError("gemhub up: cannot start:\n  " + "\n  ".join(missing))
     paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if cfg.auth.type == "demo":
         users = sorted(set(cfg.auth.demo.users) | set(cfg.auth.admin_users))
-        _announce_passwords(demo_passwords.ensure(paths.data_dir / demo_passwords.FILENAME, users), paths)
+        _announce_passwords(demo_passwords.ensure(paths.data_dir / demo_passwords.FILENAME, users))
     click.echo(f"gemhub: hub starting at {public_url(cfg)}  (state in {paths.data_dir}; Ctrl-C stops it)")
     sys.stdout.flush()
     env = dict(os.environ, GEMHUB_CONFIG_OVERRIDES=json.dumps(overrides))
@@ -99,11 +105,13 @@ def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
 @click.argument("user")
 def passwd(config_file: str | None, user: str) -> None:
     """Give demo USER a new generated password (auth.type: demo)."""
+    from ..hub import demo_passwords
+    from ..paths import Paths
+
     cfg = load_or_exit(config_file)
     users = set(cfg.auth.demo.users) | set(cfg.auth.admin_users)
     if cfg.auth.type != "demo" or user not in users:
-        click.echo(f"gemhub passwd: {user!r} is not a demo user of this config (auth.demo.users)", err=True)
-        raise SystemExit(2)
+        raise CommandError(f"gemhub passwd: {user!r} is not a demo user of this config (auth.demo.users)")
     paths = Paths.of(cfg, config_file)
     password = demo_passwords.reset(paths.data_dir / demo_passwords.FILENAME, user)
     click.echo(f"user: {user}  password: {password}  (takes effect at the next login)")

@@ -17,7 +17,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..validation_errors import field_problems
 from .model import GemhubConfig
+
+UNKNOWN_KEY = "unknown key (check the spelling against `gemhub config reference`)"
 
 
 @dataclass(frozen=True)
@@ -77,20 +80,8 @@ def _line_for(path: str, index: dict[str, int]) -> int | None:
 
 
 def _schema_problems(error: ValidationError) -> list[Problem]:
-    problems = []
-    for err in error.errors():
-        path = ".".join(str(p) for p in err["loc"] if p != "[key]")
-        # gemhub's own validators word their messages for people: drop pydantic's prefix.
-        message = err["msg"].removeprefix("Value error, ")
-        if "[key]" in err["loc"]:
-            message = f"invalid key name: {message}"
-        if err["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling against `gemhub config reference`)"
-        elif (err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], dict)
-              and "(got " not in message):
-            message = f"{message} (got {err['input']!r})"
-        problems.append(Problem(path, message))
-    return problems
+    return [Problem(p.field, p.message)
+            for p in field_problems(error, unknown_key=UNKNOWN_KEY)]
 
 
 def _cross_field_problems(cfg: GemhubConfig) -> list[Problem]:

@@ -62,7 +62,7 @@ class HubSection(Section):
         None,
         description="Folder for the hub's state: database, cookie secret, demo "
         "passwords and (local spawner) users' homes. Relative paths are relative "
-        "to the config file. Default: `.gemhub/data` in the gemhub checkout.",
+        "to the config file. Default: `data` in gemhub's state folder (`$GEMHUB_HOME`, else `.gemhub` in the gemhub checkout, else `~/.local/share/gemhub`).",
     )
     db_url: str | None = Field(
         None,
@@ -193,7 +193,8 @@ class LocalSpawner(Section):
     user_env: str | None = Field(
         None,
         description="Virtualenv the user servers and kernels run from. "
-        "Default: `.gemhub/envs/user` in the gemhub checkout.",
+        "Default: `envs/user` in gemhub's state folder (`.gemhub/envs/user` in the checkout, which `make envs` "
+        "creates).",
     )
     home_root: str | None = Field(
         None, description="Folder holding one home folder per user. Default: `<data_dir>/homes`."
@@ -294,13 +295,13 @@ class MarketplaceSection(Section):
     port: Port = Field(8020, description="Port of the marketplace service on 127.0.0.1 (the hub proxies it).")
     site_dir: str | None = Field(
         None,
-        description="Catalogue built by `gemhub marketplace build`. Default: `.gemhub/marketplace` in the "
-        "gemhub checkout (`make marketplace` builds it).",
+        description="Catalogue built by `gemhub marketplace build`. Default: `marketplace` in gemhub's state folder "
+        "(`.gemhub/marketplace` in the checkout, which `make marketplace` builds).",
     )
     notebooks_dir: str | None = Field(
         None,
         description="Folder of curated notebooks, given to user servers as GEMHUB_NOTEBOOKS_DIR (what Launch "
-        "copies from). Default: `notebooks/` in the gemhub checkout.",
+        "copies from). Default: `notebooks/` in the gemhub checkout; none for an installed gemhub.",
     )
 
 

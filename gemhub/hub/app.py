@@ -1,4 +1,4 @@
-"""The JupyterHub application gemhub runs: `python -m gemhub.hub.app -f hub_config/jupyterhub_config.py`.
+"""The JupyterHub application gemhub runs: `python -m gemhub.hub.app -f gemhub/hub/jupyterhub_config.py`.
 
 JupyterHub itself, with three changes to how it stops:
 - managed services and user servers are stopped all at once, not one after
@@ -9,8 +9,8 @@ JupyterHub itself, with three changes to how it stops:
 - a second SIGINT or SIGTERM exits at once and says what was left running;
 - a stop asked for while the hub starts waits until it can clean up, so no
   service or proxy outlives the hub.
-The configuration stays in hub_config/jupyterhub_config.py, the same for
-every target.
+The configuration stays in jupyterhub_config.py next to this module, the
+same for every target.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one function hub_config/jupyterhub_config.py calls."""
+"""The one function the hub's jupyterhub_config.py (next to this module) calls."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@ holding only the scopes it needs."""
 
 from __future__ import annotations
 
-import json
 import sys
 
+from gemhub_sandbox.contract import clients_environment
 from jupyterhub.crypto import KEY_ENV
 
 from ..config import GemhubConfig
@@ -47,7 +47,7 @@ def sandbox(cfg: GemhubConfig, paths: Paths) -> tuple[dict, dict] | None:
     return {
         "name": "sandbox",
         "command": command,
-        "environment": {"GEMHUB_SANDBOX_CLIENTS": json.dumps({client_id: secret})},
+        "environment": clients_environment({client_id: secret}),
     }, {"name": "sandbox", "services": ["sandbox"], "scopes": []}
 
 

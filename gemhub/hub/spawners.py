@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from gemhub_sandbox.contract import environment as sandbox_environment
+
 from ..config import GemhubConfig
 from ..paths import Paths
 from . import sandbox_client
@@ -27,14 +29,7 @@ def user_environment(cfg: GemhubConfig, paths: Paths) -> dict[str, str]:
     }
     if sh.sandbox.enabled:
         client_id, secret = sandbox_client.ensure(paths.data_dir)
-        env.update(
-            GEMHUB_SANDBOX_URL=sandbox_url(cfg),
-            GEMHUB_SANDBOX_CLIENT_ID=client_id,
-            GEMHUB_SANDBOX_CLIENT_SECRET=secret,
-        )
-        if env["GEMHUB_SANDBOX_URL"].startswith("http://"):
-            # the sandbox's token endpoint is plain HTTP; oauthlib needs leave to use it
-            env["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        env.update(sandbox_environment(sandbox_url(cfg), client_id, secret))
     env.update(cfg.spawner.environment)
     return env
 
@@ -62,7 +57,8 @@ def _local(c, cfg: GemhubConfig, paths: Paths) -> None:
         # Local mode on a root shell (a container, CI); images run as uid 1000 instead.
         c.Spawner.args = ["--allow-root"]
     c.Spawner.environment["PATH"] = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
-    c.Spawner.environment["GEMHUB_NOTEBOOKS_DIR"] = str(paths.notebooks_dir)
+    if paths.notebooks_dir:  # an installed gemhub has no curated notebooks unless the config names them
+        c.Spawner.environment["GEMHUB_NOTEBOOKS_DIR"] = str(paths.notebooks_dir)
 
 
 def _docker(c, cfg: GemhubConfig, paths: Paths) -> None:

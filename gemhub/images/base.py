@@ -120,11 +120,8 @@ def _import(root: Path, reference: str) -> None:
                    'CMD ["/bin/bash"]',
                    ("LABEL org.opencontainers.image.title=gemhub-base "
                     f"org.opencontainers.image.description=Debian-{SUITE}-minbase-with-python3")]
-        argv = ["docker", "import", *[arg for change in changes for arg in ("--change", change)], "-", reference]
-        done = subprocess.run(argv, stdin=archive, capture_output=True, text=True, env=docker.environment(),
-                              check=False)
-        if done.returncode != 0:
-            raise docker.DockerError(f"docker import failed: {done.stderr.strip()}")
+        docker.run(["import", *[arg for change in changes for arg in ("--change", change)], "-", reference],
+                   stdin=archive, timeout=None)
 
 
 def build_base(reference: str, console: Console | None = None, log_dir: Path | None = None) -> str:

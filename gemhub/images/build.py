@@ -80,8 +80,7 @@ def _run_build(argv: list[str], name: str, log: Path, console: Console) -> None:
                TimeElapsedColumn(), TextColumn("{task.description}"))
     with log.open("w") as out, Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("sending context", total=None, image=name)
-        process = subprocess.Popen(["docker", *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env=docker.environment(), errors="replace")
+        process = docker.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
         for line in process.stdout:
             out.write(line)
             out.flush()

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from gemhub_sandbox.contract import URL_ENV
 
 from .. import __version__
 from ..paths import CHECKOUT
@@ -210,7 +211,7 @@ def _workspace_installed(reference: str) -> tuple[bool, str]:
 
 def _sandbox_notice(reference: str) -> tuple[bool, str]:
     """A server without the user's credentials tells JupyterLab it is on sandbox data."""
-    with _jupyter_server(reference, "notice", env={"GEMHUB_SANDBOX_URL": "http://127.0.0.1:9"}) as (url, token):
+    with _jupyter_server(reference, "notice", env={URL_ENV: "http://127.0.0.1:9"}) as (url, token):
         notification = requests.get(f"{url}lab/api/update", timeout=30,
                                     headers={"Authorization": f"token {token}"}).json()["notification"]
     message = (notification or {}).get("message", "")

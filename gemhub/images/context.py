@@ -57,7 +57,8 @@ def stage(spec: ImageSpec, folder: Path, checkout: Path = CHECKOUT) -> Path:
     for source, destination in spec.inputs:
         path = checkout / source
         if not path.exists():
-            raise FileNotFoundError(f"{spec.name} image input missing: {path}")
+            raise FileNotFoundError(f"{spec.name} image input missing: {path} "
+                                    "(images are built from a gemhub source checkout)")
         _copy(path, folder / destination)
     if not CA_BUNDLE.is_file():
         raise FileNotFoundError(f"{CA_BUNDLE} not found: the build stage needs a CA bundle to reach PyPI/npm "

@@ -72,7 +72,7 @@ def scan(reference: str, secrets: list[Path] | None = None) -> ImageFilesystem:
     found = ImageFilesystem()
     container = docker.run(["create", reference, "true"]).stdout.strip()
     try:
-        export = subprocess.Popen(["docker", "export", container], stdout=subprocess.PIPE, env=docker.environment())
+        export = docker.popen(["export", container], stdout=subprocess.PIPE)
         with tarfile.open(fileobj=export.stdout, mode="r|") as tar:
             for member in tar:
                 name = member.name.lstrip("./")

@@ -20,6 +20,7 @@ import requests
 from jupyterhub.utils import random_port as free_port
 
 from ..paths import proxy_command
+from ..waiting import wait_until
 from . import docker
 
 
@@ -53,23 +54,32 @@ class Container:
     def wait_healthy(self, timeout: float) -> float:
         """Seconds until the image's HEALTHCHECK reported healthy; raises with the logs otherwise."""
         started = time.monotonic()
-        while time.monotonic() - started < timeout:
+
+        def healthy() -> bool:
             state = docker.container_inspect(self.name)["State"]
-            health = (state.get("Health") or {}).get("Status")
-            if health == "healthy":
-                return time.monotonic() - started
             if not state["Running"]:
                 raise RuntimeError(f"container exited ({state['ExitCode']}): {self.logs()}")
-            time.sleep(0.5)
-        raise RuntimeError(f"not healthy after {timeout:.0f}s: {self.logs()}")
+            return (state.get("Health") or {}).get("Status") == "healthy"
+
+        try:
+            wait_until(healthy, timeout)
+        except TimeoutError:
+            raise RuntimeError(f"not healthy after {timeout:.0f}s: {self.logs()}") from None
+        return time.monotonic() - started
 
 
 def wait_http(url: str, timeout: float, headers: dict | None = None, container: Container | None = None,
-              interval: float = 0.2) -> requests.Response:
-    """First response with status < 500 from `url` (polling every `interval` s); raises after `timeout` s."""
-    started = time.monotonic()
+              interval: float = 1.0) -> requests.Response:
+    """First response with status < 500 from `url`; raises after `timeout` s or when `container` exits.
+
+    Not `jupyterhub.utils.wait_for_http_server`: the caller needs the response
+    itself, sent with its headers, and to stop waiting for a container that died.
+    `interval` is the longest pause between tries.
+    """
     last = "no answer"
-    while time.monotonic() - started < timeout:
+
+    def answer() -> requests.Response | None:
+        nonlocal last
         try:
             response = requests.get(url, headers=headers, timeout=5)
             if response.status_code < 500:
@@ -79,9 +89,13 @@ def wait_http(url: str, timeout: float, headers: dict | None = None, container: 
             last = type(error).__name__
         if container is not None and not container.running():
             raise RuntimeError(f"container exited before {url} answered: {container.logs()}")
-        time.sleep(interval)
-    detail = f"; logs: {container.logs()}" if container else ""
-    raise RuntimeError(f"{url}: {last} after {timeout:.0f}s{detail}")
+        return None
+
+    try:
+        return wait_until(answer, timeout, max_wait=interval)
+    except TimeoutError:
+        detail = f"; logs: {container.logs()}" if container else ""
+        raise RuntimeError(f"{url}: {last} after {timeout:.0f}s{detail}") from None
 
 
 @contextmanager
@@ -108,18 +122,24 @@ def jupyterhub_api():
         process = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=folder,
                                    stdout=log, stderr=subprocess.STDOUT)
         api_url = f"http://127.0.0.1:{hub_port}/hub/api"
+
+        def did_not_start() -> RuntimeError:
+            tail = (Path(folder) / "hub.log").read_text(errors="replace").strip().splitlines()[-5:]
+            return RuntimeError("JupyterHub for the singleuser check did not start: " + " | ".join(tail))
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise did_not_start()
+            try:
+                return requests.get(api_url, timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
         try:
-            started = time.monotonic()
-            while True:
-                try:
-                    if requests.get(api_url, timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if process.poll() is not None or time.monotonic() - started > 60:
-                    tail = (Path(folder) / "hub.log").read_text(errors="replace").strip().splitlines()[-5:]
-                    raise RuntimeError("JupyterHub for the singleuser check did not start: " + " | ".join(tail))
-                time.sleep(0.3)
+            try:
+                wait_until(answers, 60)
+            except TimeoutError:
+                raise did_not_start() from None
             yield api_url
         finally:
             process.terminate()

@@ -48,7 +48,6 @@ SPECS = {
             ("pyproject.toml", "app/pyproject.toml"),
             ("README.md", "app/README.md"),
             ("gemhub", "app/gemhub"),
-            ("hub_config", "app/hub_config"),
             ("sandbox", "app/sandbox"),
             ("examples", "app/examples"),
         ),

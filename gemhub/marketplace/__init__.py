@@ -2,7 +2,8 @@
 
 - `index`: the pydantic model of index.json (the single source of its JSON schema).
 - `site`: `render_catalogue` / `render_detail`, pure functions of the index and the serving context.
-- `build`: `build_site`, used by `gemhub marketplace build`.
+- `build`: `build_site`, used by `gemhub marketplace build`: collect (`collect`), validate, render
+  (`preview` for executed notebooks), one credential sweep (`sweep`), publish (`publish`).
 """
 
 from __future__ import annotations

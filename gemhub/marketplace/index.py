@@ -14,8 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..notebooks.metadata import CatalogueMeta
+from ..notebooks.report import Environment
+from ..validation_errors import ItemNamer, Location, describe
+
 SCHEMA_VERSION = 1
-Level = Literal["beginner", "intermediate", "advanced"]
+SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 class IndexEnvironment(BaseModel):
@@ -26,24 +30,18 @@ class IndexEnvironment(BaseModel):
     kernel: str | None = None
     python: str | None = None
 
+    @classmethod
+    def of(cls, tested: Environment) -> IndexEnvironment:
+        """The environment the runner's report says the notebooks were tested in."""
+        lock = tested.user_lock_sha256
+        return cls(user_lock_sha256=lock, short=lock[:12], kernel=tested.kernel, python=tested.python)
 
-class IndexEntry(BaseModel):
-    """One published (tested and passing) notebook."""
 
-    model_config = ConfigDict(extra="forbid")
+class IndexEntry(CatalogueMeta):
+    """One published (tested and passing) notebook: its metadata plus the facts of its test run."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Stable id; the same as slug.")
-    slug: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="File name without .ipynb.")
-    title: str = Field(min_length=3, max_length=80)
-    description: str = Field(min_length=1)
-    tags: list[str] = Field(min_length=1)
-    level: Level
-    collections: list[str]
-    needs_credentials: bool
-    authors: list[str] = Field(min_length=1)
-    licence: str
-    series: str | None = None
-    order: int | None = Field(None, ge=1)
+    id: str = Field(pattern=SLUG_PATTERN, description="Stable id; the same as slug.")
+    slug: str = Field(pattern=SLUG_PATTERN, description="File name without .ipynb.")
     path: str = Field(description="Notebook path relative to the notebooks folder, e.g. workshop/workshop-1-intro.ipynb.")
     thumbnail: str | None = Field(None, description="PNG path relative to the site folder, e.g. thumbnails/<slug>.png.")
     preview: str = Field(description="Rendered executed notebook, relative to the site folder: previews/<slug>.html.")
@@ -77,38 +75,29 @@ class Index(BaseModel):
                 counts[tag] = counts.get(tag, 0) + 1
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=2) + "\n")
+    def to_json(self) -> str:
+        """index.json as the build publishes it."""
+        return self.model_dump_json(indent=2) + "\n"
 
 
 class IndexValidationError(ValueError):
     """index.json is missing or does not match the schema; the message names notebook and field."""
 
 
-def describe_errors(error: ValidationError, data: object = None, *, where: str = "") -> list[str]:
-    """One line per problem: `<where>: <notebook>: <field>: <message>`.
+def name_notebooks(data: object) -> ItemNamer:
+    """Name a problem inside `notebooks[i]` by that notebook's slug when the raw data has one,
+    so a person knows which notebook to fix (for the index and the runner's report alike)."""
 
-    Locations inside `notebooks[i]` are named by that notebook's slug when the
-    raw data has one, so a person knows which notebook to fix.
-    """
-    lines = []
-    for problem in error.errors():
-        loc = list(problem["loc"])
-        who = ""
-        if len(loc) >= 2 and loc[0] == "notebooks" and isinstance(loc[1], int):
+    def name(loc: Location) -> tuple[str, Location]:
+        if len(loc) < 2 or loc[0] != "notebooks" or not isinstance(loc[1], int):
+            return "", loc
+        try:
+            slug = data["notebooks"][loc[1]].get("slug")
+        except (KeyError, IndexError, TypeError, AttributeError):
             slug = None
-            if isinstance(data, dict):
-                try:
-                    slug = data["notebooks"][loc[1]].get("slug")
-                except (KeyError, IndexError, TypeError, AttributeError):
-                    slug = None
-            who = f"notebook {slug!r}" if slug else f"notebooks[{loc[1]}]"
-            loc = loc[2:]
-        field = ".".join(str(part) for part in loc) or "(top level)"
-        parts = [p for p in (where, who, field) if p]
-        lines.append(f"{': '.join(parts)}: {problem['msg']}")
-    return lines
+        return (f"notebook {slug!r}" if slug else f"notebooks[{loc[1]}]"), loc[2:]
+
+    return name
 
 
 def validate_index(data: dict, *, where: str = "index.json") -> Index:
@@ -116,7 +105,7 @@ def validate_index(data: dict, *, where: str = "index.json") -> Index:
     try:
         return Index.model_validate(data)
     except ValidationError as error:
-        raise IndexValidationError("\n".join(describe_errors(error, data, where=where))) from None
+        raise IndexValidationError("\n".join(describe(error, where=where, name_item=name_notebooks(data)))) from None
 
 
 def load_index(path: Path) -> Index:

@@ -19,7 +19,7 @@ from tornado import web
 
 from ..signals import serve_until_stopped
 from .index import Index, IndexValidationError, load_index
-from .site import render_catalogue, render_detail
+from .site import DEFAULT_LAUNCH_BASE, render_catalogue, render_detail
 
 SITE_DIR_ENV = "GEMHUB_MARKETPLACE_DIR"
 
@@ -93,7 +93,7 @@ class AssetHandler(HubOAuthenticated, web.StaticFileHandler):
 def make_app(site_dir: Path, prefix: str, hub_base: str) -> web.Application:
     catalogue = Catalogue(site_dir)
     pages = {"catalogue": catalogue, "prefix": prefix,
-             "launch_base": url_path_join(hub_base, "hub/user-redirect/gemhub/launch/")}
+             "launch_base": url_path_join(hub_base, DEFAULT_LAUNCH_BASE)}
     return web.Application(
         [
             (prefix, CatalogueHandler, pages),

@@ -27,13 +27,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
+from gemhub_sandbox.contract import LAUNCH_PATH
 
 from .index import Index, IndexEntry
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
-DEFAULT_LAUNCH_BASE = "/hub/user-redirect/gemhub/launch/"
+# JupyterHub sends /hub/user-redirect/<path> to <path> on the logged-in user's own server.
+USER_REDIRECT = "/hub/user-redirect/"
+DEFAULT_LAUNCH_BASE = USER_REDIRECT + LAUNCH_PATH
 LEVELS = ("beginner", "intermediate", "advanced")
 
 

@@ -17,7 +17,7 @@ NAME = "gemhub-user"
 
 
 def env_id(user_env: Path) -> str:
-    """Empty for the checkout's user environment; a short id for any other (`--user-env`)."""
+    """Empty for the default user environment (in gemhub's state folder); a short id for any other (`--user-env`)."""
     resolved = Path(user_env).resolve()
     if resolved == (state_home() / "envs" / "user").resolve():
         return ""

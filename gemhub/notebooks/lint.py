@@ -14,8 +14,8 @@ import nbformat
 from pydantic import ValidationError
 
 from ..secrets_scan import find_secrets
-from .metadata import read_meta
-from .runner import discover
+from .discovery import discover
+from .metadata import describe_meta_errors, read_meta
 
 MAX_BYTES_CLEARED = 200_000
 MAX_BYTES_WITH_OUTPUTS = 3_000_000
@@ -55,9 +55,7 @@ def lint_notebook(path: Path) -> list[str]:
     try:
         meta = read_meta(nb)
     except ValidationError as error:
-        for err in error.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(all)"
-            problems.append(problem(f"metadata.gemhub.{field}", err["msg"]))
+        problems += describe_meta_errors(error, where=str(path))
     parameter_cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(parameter_cells) != 1:
         problems.append(problem("parameters", f"needs exactly one cell tagged 'parameters' (found {len(parameter_cells)})"))

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,19 +24,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import nbformat
 import papermill
+import psutil
+from gemhub_sandbox.contract import ENV_PREFIX as SANDBOX_ENV_PREFIX
 
-from ..paths import CHECKOUT
+from ..paths import CHECKOUT, running_from_checkout
 from ..secrets_scan import find_secrets, redact
 from . import container, kernel, outputs
+from .discovery import content_hash
+from .fingerprint import environment_fingerprint, package_list_sha256, sandbox_fingerprint
 from .report import Environment, NotebookResult, Report, Summary
 
 RUNNER_VERSION = "1"
 SANDBOX_LOG = "sandbox.log"
-# What "the environment" means for caching: the user lock and the user-side code.
-ENVIRONMENT_FILES = ("images/user/requirements.lock",)
-ENVIRONMENT_DIRS = ("sandbox/gemhub_sandbox", "workspace/gemhub_workspace")
+# The lock the user environment is made from, in a source checkout (`make envs`).
+USER_LOCK = "images/user/requirements.lock"
 
 
 @dataclass
@@ -54,41 +55,38 @@ class RunOptions:
     # gemhub_workspace.binder) instead of one the runner starts.
     sandbox_from_server: bool = False
 
-
-def discover(paths: list[Path]) -> list[Path]:
-    found = []
-    for path in paths:
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-        else:
-            found.append(path)
-    return found
+    @property
+    def sandbox_log(self) -> Path:
+        """Where the runner's sandbox's stderr is kept, as evidence when it dies."""
+        return self.out_dir / SANDBOX_LOG
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def environment_hash(image_id: str | None = None) -> str:
-    """What the kernel runs on: the user lock and user-side code, or the image (which holds them)."""
+def environment_hash(options: RunOptions, image_id: str | None = None) -> str:
+    """What the kernel runs on: the image (which holds everything), or the user
+    environment's packages and the sandbox the notebooks talk to."""
     digest = hashlib.sha256(RUNNER_VERSION.encode())
     if image_id:
         digest.update(b"image:" + image_id.encode())
         return digest.hexdigest()
-    for name in ENVIRONMENT_FILES:
-        path = CHECKOUT / name
-        digest.update(path.read_bytes() if path.exists() else b"-")
-    for name in ENVIRONMENT_DIRS:
-        for path in sorted((CHECKOUT / name).rglob("*.py")):
-            digest.update(path.relative_to(CHECKOUT).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()
+    digest.update(environment_fingerprint(options.user_env).encode())
+    # A server's sandbox belongs to the user environment, fingerprinted above.
+    digest.update(b"server-sandbox" if options.sandbox_from_server else sandbox_fingerprint().encode())
+    return digest.hexdigest() + kernel.env_id(options.user_env)
 
 
-def content_hash(path: Path) -> str:
-    """Hash of what executes: cell types and sources, not outputs or counts."""
-    nb = nbformat.read(path, as_version=4)
-    cells = [(c.cell_type, c.source) for c in nb.cells]
-    return _sha256(json.dumps(cells).encode())
+def user_lock_sha256(options: RunOptions, image_id: str | None) -> str:
+    """For the report: the lock the notebooks' environment was made from. In a checkout,
+    the lock file itself; an installed gemhub has none, so the image's id (which is a
+    sha256), or the sha256 of what the user environment has installed."""
+    if running_from_checkout() and (CHECKOUT / USER_LOCK).is_file():
+        return _sha256((CHECKOUT / USER_LOCK).read_bytes())
+    if image_id:
+        return image_id.removeprefix("sha256:")
+    return package_list_sha256(options.user_env)
 
 
 def parameters_for(path: Path, run_dir: Path) -> dict:
@@ -103,24 +101,16 @@ def cache_key(path: Path, env_hash: str) -> str:
 
 
 def _kill_tree(pid: int) -> None:
-    """Kill a process and every descendant (the kernel runs in its own session)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    todo, victims = [pid], []
-    while todo:
-        current = todo.pop()
-        victims.append(current)
-        todo += children.get(current, [])
+    """Kill a process and every descendant (the kernel runs in its own session, so
+    killing papermill's process group would leave it running)."""
+    try:
+        root = psutil.Process(pid)
+        victims = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
     for victim in victims:
-        try:
-            os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victim.kill()
 
 
 KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Address already in use")
@@ -263,7 +253,7 @@ def kernel_environment(sandbox, jupyter_path: Path, home: str | Path) -> dict[st
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("SH_", "GEMHUB_SANDBOX_", "JUPYTERHUB_"))
+        if not key.startswith(("SH_", SANDBOX_ENV_PREFIX, "JUPYTERHUB_"))
     }
     if sandbox is not None:
         env.update(sandbox.environment())
@@ -286,7 +276,7 @@ def _sandbox(options: RunOptions):
 
     if options.sandbox_from_server:
         return contextlib.nullcontext()
-    return start_sandbox(log_path=options.out_dir / SANDBOX_LOG, supervised=True)
+    return start_sandbox(log_path=options.sandbox_log, supervised=True)
 
 
 class RunCache:
@@ -329,9 +319,7 @@ def run(
     started = time.monotonic()
     sandbox_deaths: list[str] = []
     image_id = container.check_image(options.image) if options.image else None
-    env_hash = environment_hash(image_id)
-    if not options.image:
-        env_hash += kernel.env_id(options.user_env) + ("|server-sandbox" if options.sandbox_from_server else "")
+    env_hash = environment_hash(options, image_id)
     cache = RunCache(options.out_dir / "cache.json")
     results: dict[Path, NotebookResult] = {}
     todo = []
@@ -375,7 +363,7 @@ def run(
     report = Report(
         generated_at=datetime.now(timezone.utc),
         environment=Environment(
-            user_lock_sha256=_sha256((CHECKOUT / ENVIRONMENT_FILES[0]).read_bytes()),
+            user_lock_sha256=user_lock_sha256(options, image_id),
             kernel=container.KERNEL if options.image else kernel.NAME,
             python=sys.version.split()[0],
             image=options.image,
@@ -390,7 +378,7 @@ def run(
             sandbox_restarts=len(sandbox_deaths),
         ),
         sandbox_deaths=sandbox_deaths,
-        sandbox_log=str(options.out_dir / SANDBOX_LOG) if todo and not options.sandbox_from_server else None,
+        sandbox_log=str(options.sandbox_log) if todo and not options.sandbox_from_server else None,
         notebooks=ordered,
     )
     report.write(options.report_path)

@@ -5,15 +5,13 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 
-# The server parallelises across requests with its own render threads; BLAS thread pools on
-# top of that only oversubscribe the cores (and their start-up cost shows in latency).
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from .contract import CLIENTS_ENV
 
-ENV_CLIENTS = "GEMHUB_SANDBOX_CLIENTS"
+from .process_defaults import one_blas_thread, stop_when_told
+
+one_blas_thread()
 
 
 class UsageError(Exception):
@@ -30,12 +28,12 @@ def _validate_clients(obj, origin: str) -> dict[str, str]:
 def load_clients(path: str | None) -> dict[str, str]:
     """Clients from --clients FILE and/or $GEMHUB_SANDBOX_CLIENTS (file entries win)."""
     clients: dict[str, str] = {}
-    env = os.environ.get(ENV_CLIENTS)
+    env = os.environ.get(CLIENTS_ENV)
     if env:
         try:
-            clients.update(_validate_clients(json.loads(env), f"${ENV_CLIENTS}"))
+            clients.update(_validate_clients(json.loads(env), f"${CLIENTS_ENV}"))
         except json.JSONDecodeError as exc:
-            raise UsageError(f"${ENV_CLIENTS} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+            raise UsageError(f"${CLIENTS_ENV} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
     if path:
         try:
             with open(path, encoding="utf-8") as handle:
@@ -60,22 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rate-limit", type=float, default=None, metavar="N",
                        help="max requests per second per client; excess gets 429 + Retry-After")
     serve.add_argument("--token-lifetime", type=float, default=3600.0, metavar="SECONDS")
-    serve.add_argument("--workers", type=int, default=2, help="render threads")
+    serve.add_argument("--workers", type=int, default=2, help="render worker processes")
     serve.add_argument("--evalscript-timeout", type=float, default=60.0, metavar="SECONDS")
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    # An ignored SIGINT/SIGTERM is inherited across exec (nohup, a script's `&`): the sandbox
-    # must stop when it is told to, also while its render workers start.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    stop_when_told(interrupt_raises=True)  # also while its render workers start
     args = build_parser().parse_args(argv)
     try:
         clients = load_clients(args.clients)
         if not clients:
-            raise UsageError(f"no clients configured: pass --clients FILE or set ${ENV_CLIENTS}")
+            raise UsageError(f"no clients configured: pass --clients FILE or set ${CLIENTS_ENV}")
         if args.rate_limit is not None and args.rate_limit <= 0:
             raise UsageError("--rate-limit must be positive")
         if args.token_lifetime <= 0:

@@ -9,7 +9,6 @@ URL`); its stdout is drained afterwards so a chatty child never blocks.
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import subprocess
@@ -17,6 +16,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+
+from .contract import clients_environment
 
 READY_PREFIX = "gemhub sandbox listening on "
 
@@ -78,7 +79,7 @@ def start(
 ) -> SandboxProcess:
     """A sandbox on 127.0.0.1 (free port) accepting `clients` ({client id: secret})."""
     environment = dict(os.environ if env is None else env)
-    environment["GEMHUB_SANDBOX_CLIENTS"] = json.dumps(clients)
+    environment.update(clients_environment(clients))
     process = subprocess.Popen(
         [python, "-m", "gemhub_sandbox", "serve", "--host", "127.0.0.1", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=stderr, text=True, env=environment, cwd=cwd,

@@ -19,12 +19,12 @@ whatever the workspace extension exported counts): `GEMHUB_SANDBOX_CLIENTS`
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
 
-PORT_ENV = "GEMHUB_SANDBOX_PORT"
+from .contract import CLIENT_ID_ENV, CLIENT_SECRET_ENV, CLIENTS_ENV, PORT_ENV, clients_environment
+
 PROXY_NAME = "gemhub-sandbox"
 
 
@@ -47,14 +47,14 @@ def sandbox_port() -> int:
 
 
 def _clients_environment() -> dict[str, str]:
-    if os.environ.get("GEMHUB_SANDBOX_CLIENTS"):
+    if os.environ.get(CLIENTS_ENV):
         return {}
-    client_id = os.environ.get("GEMHUB_SANDBOX_CLIENT_ID")
-    secret = os.environ.get("GEMHUB_SANDBOX_CLIENT_SECRET")
+    client_id = os.environ.get(CLIENT_ID_ENV)
+    secret = os.environ.get(CLIENT_SECRET_ENV)
     if client_id and secret:
         # jupyter-server-proxy str.format()s environment values ({port}): escape the JSON braces
-        clients = json.dumps({client_id: secret}).replace("{", "{{").replace("}", "}}")
-        return {"GEMHUB_SANDBOX_CLIENTS": clients}
+        return {name: value.replace("{", "{{").replace("}", "}}")
+                for name, value in clients_environment({client_id: secret}).items()}
     return {}
 
 

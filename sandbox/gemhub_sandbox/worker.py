@@ -14,24 +14,21 @@ They are answered as ("ok-file", (Rendered without body, path)).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
 import traceback
 from multiprocessing.connection import Connection
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from .process_defaults import one_blas_thread, stop_when_told
+
+one_blas_thread()
 
 READY = "ready"
 SPILL_BYTES = 1 << 20
 
 
 def main(argv: list[str]) -> int:
-    # An ignored SIGINT/SIGTERM is inherited across exec (nohup, a background `&`):
-    # this process must stop when it is told to.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    stop_when_told(interrupt_raises=False)
     inbox = Connection(int(argv[0]), writable=False)
     outbox = Connection(int(argv[1]), readable=False)
     evalscript_timeout = float(argv[2])

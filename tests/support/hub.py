@@ -12,12 +12,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 import yaml
+
+from gemhub.waiting import wait_until
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 GEMHUB = Path(sys.executable).parent / "gemhub"
@@ -54,15 +56,19 @@ def write_config(folder: Path, users: list[str], extra: dict | None = None) -> P
 
 def hub_answers(url: str, timeout: float, still_running=lambda: True) -> bool:
     """Whether the hub's API at `url` answers within `timeout` (False at once if its process ended)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and still_running():
+
+    def answers() -> bool:
+        if not still_running():
+            raise ProcessLookupError("the hub's process ended")
         try:
-            if requests.get(f"{url}/hub/api/", timeout=2).ok:
-                return True
+            return requests.get(f"{url}/hub/api/", timeout=2).ok
         except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    return False
+            return False
+
+    try:
+        return wait_until(answers, timeout)
+    except (ProcessLookupError, TimeoutError):
+        return False
 
 
 @dataclass
@@ -165,12 +171,7 @@ class UserSession:
         self._wait(lambda s: not s, timeout, "stopped")
 
     def _wait(self, done, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if done(self.server_status()):
-                return
-            time.sleep(0.25)
-        raise TimeoutError(f"{self.user}'s server not {what} after {timeout}s")
+        wait_until(lambda: done(self.server_status()), timeout, f"{self.user}'s server {what}")
 
     def token(self, note: str = "test") -> str:
         response = self.api("POST", f"/users/{self.user}/tokens", json={"note": note, "expires_in": 3600})
@@ -189,14 +190,10 @@ def processes_in(folder: Path) -> dict[int, str]:
     server in its home, so this finds everything a hub started."""
     found = {}
     folder = folder.resolve()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+    for proc in psutil.process_iter(["cwd", "cmdline"]):
+        cwd, cmdline = proc.info["cwd"], proc.info["cmdline"]
+        if cwd is None or cmdline is None:  # exited (a zombie), or not ours to look at
             continue
-        try:
-            cwd = Path(os.readlink(proc / "cwd"))
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cwd == folder or folder in cwd.parents:
-            found[int(proc.name)] = cmdline.strip()
+        if Path(cwd) == folder or folder in Path(cwd).parents:
+            found[proc.pid] = " ".join(cmdline).strip()
     return found

@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sysconfig
 import tempfile
 from pathlib import Path
 
 import pytest
 from gemhub_sandbox.child import SandboxDidNotStart, start
+from gemhub_sandbox.contract import CLIENTS_ENV, INSECURE_TRANSPORT_ENV, TOKEN_PATH
 
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_SRC = REPO / "sandbox"
 CLIENTS = {"alice-id": "alice-secret", "bob-id": "bob-secret"}
-TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
 
 _TMP_HOME = tempfile.mkdtemp(prefix="gemhub-sandbox-tests-")
 for _var in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
@@ -26,7 +27,7 @@ for _var in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
 for _var in ("SH_CLIENT_ID", "SH_CLIENT_SECRET", "SH_PROFILE"):
     os.environ.pop(_var, None)
 # oauthlib insists on https token URLs unless this is set; a local http sandbox needs it.
-os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+os.environ[INSECURE_TRANSPORT_ENV] = "1"
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _real_getaddrinfo = socket.getaddrinfo
@@ -58,8 +59,13 @@ class Sandbox:
 
     def collection(self, base):
         """The built-in collections hard-code services.sentinel-hub.com as service_url, which wins over
-        sh_base_url; `define_from(..., service_url=...)` is the documented way to use another deployment."""
-        return base.define_from(f"{base.name}_SANDBOX_{self.port}", service_url=self.url)
+        sh_base_url; `define_from(..., service_url=...)` is the documented way to use another deployment.
+        sentinelhub-py allows one name per definition: one made earlier in this process (by
+        gemhub_workspace.data_collection() in another test) is reused."""
+        from sentinelhub import DataCollection
+
+        existing = DataCollection._value2member_map_.get(base.value.derive(service_url=self.url))
+        return existing or base.define_from(f"{base.name}_SANDBOX_{self.port}", service_url=self.url)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -75,7 +81,7 @@ def sandbox_env(home: Path) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SANDBOX_SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["HOME"] = str(home)
-    env.pop("GEMHUB_SANDBOX_CLIENTS", None)
+    env.pop(CLIENTS_ENV, None)
     return env
 
 
@@ -138,3 +144,13 @@ def dem(sandbox):
     from sentinelhub import DataCollection
 
     return sandbox.collection(DataCollection.DEM_COPERNICUS_30)
+
+
+@pytest.fixture(scope="session")
+def endpoint_compat_pth():
+    """What the Makefile does for the user environment; idempotent."""
+    from gemhub_workspace.endpoint_compat import install_pth
+
+    path = install_pth(sysconfig.get_path("purelib"))
+    assert install_pth(sysconfig.get_path("purelib")) == path
+    return path

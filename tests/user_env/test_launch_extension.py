@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
+from gemhub.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO / "workspace" / "gemhub_workspace" / "prefix" / "etc" / "jupyter"
@@ -76,6 +77,15 @@ class Server:
         return out
 
 
+SAVE_RECORDER = """
+import os
+
+def record(model, path, contents_manager, **kwargs):
+    with open(os.environ["LAUNCH_TEST_SAVES"], "a") as saves:
+        saves.write(f"{model['type']} {path}\\n")
+"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("launch")
@@ -94,32 +104,41 @@ def server(tmp_path_factory):
     (curated / "escape.ipynb").symlink_to(outside / "secret.ipynb")
     (curated / "README.md").write_text("not a notebook\n")
 
+    # A pre-save hook, as a deployment would configure one (e.g. to strip outputs): it records every save.
+    (home / "hooks").mkdir()
+    (home / "hooks" / "launch_hooks.py").write_text(SAVE_RECORDER)
+
     port = _free_port()
     env = {
         "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
         "HOME": str(home),
         "JUPYTER_CONFIG_PATH": str(SHIPPED_CONFIG),
         "GEMHUB_NOTEBOOKS_DIR": str(curated),
+        "PYTHONPATH": str(home / "hooks"),
+        "LAUNCH_TEST_SAVES": str(home / "saves.txt"),
     }
     log = tmp / "server.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+         "--ContentsManager.pre_save_hook=launch_hooks.record"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "wb"),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if process.poll() is not None:
             raise RuntimeError(log.read_text())
         try:
-            if requests.get(f"{url}/api/status", headers=AUTH, timeout=2).ok:
-                break
+            return requests.get(f"{url}/api/status", headers=AUTH, timeout=2).ok
         except requests.ConnectionError:
-            time.sleep(0.3)
-    else:
+            return False
+
+    try:
+        wait_until(answers, 60, "the Jupyter server")
+    except TimeoutError:
         process.kill()
-        raise RuntimeError(log.read_text())
+        raise RuntimeError(log.read_text()) from None
     srv = Server(url, port, root, curated, outside, tmp)
     srv.log = log
     yield srv
@@ -309,3 +328,37 @@ def test_launches_are_logged_without_env_values(server):
     assert "gemhub launch: slug=intro action=reuse" in log
     assert "slug=workshop-1-intro action=fresh" in log
     assert str(server.curated) not in log
+
+
+def test_copies_are_saved_through_the_servers_contents_manager(server):
+    """The copy is a save like any in Jupyter: the server's pre-save hook sees it, and the
+    ContentsManager keeps its first checkpoint."""
+    (server.curated / "hooked.ipynb").write_bytes(_notebook("Hooked"))
+    saves = server.root.parent / "home" / "saves.txt"
+    try:
+        assert _location_path(server.launch("hooked")) == "/lab/tree/marketplace/hooked/hooked.ipynb"
+        assert _location_path(server.launch("hooked", fresh=True)).endswith("/hooked-fresh.ipynb")
+        assert _location_path(server.launch("hooked")) == "/lab/tree/marketplace/hooked/hooked.ipynb"
+    finally:
+        (server.curated / "hooked.ipynb").unlink()
+    recorded = [line for line in saves.read_text().splitlines() if "hooked" in line]
+    # The folder, the copy, the fresh copy; reopening the copy saves nothing.
+    assert recorded == ["directory marketplace/hooked", "notebook marketplace/hooked/hooked.ipynb",
+                        "notebook marketplace/hooked/hooked-fresh.ipynb"]
+    folder = server.root / "marketplace" / "hooked"
+    assert (folder / ".ipynb_checkpoints" / "hooked-checkpoint.ipynb").is_file()
+    assert (folder / "hooked.ipynb").read_bytes() == _notebook("Hooked")
+
+
+def test_a_planted_link_where_the_copy_would_go_is_never_written_through(server):
+    """Jupyter's atomic save follows a symlink at the destination; the handler must not save there."""
+    (server.curated / "linked.ipynb").write_bytes(_notebook("Linked"))
+    folder = server.root / "marketplace" / "linked"
+    folder.mkdir(parents=True)
+    target = server.outside / "written-through.ipynb"
+    (folder / "linked.ipynb").symlink_to(target)  # dangling: nothing there yet
+    try:
+        assert server.launch("linked").status_code == 409
+    finally:
+        (server.curated / "linked.ipynb").unlink()
+    assert not target.exists()

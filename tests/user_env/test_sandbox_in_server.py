@@ -9,6 +9,10 @@ import time
 
 import pytest
 import requests
+from gemhub_sandbox.contract import CLIENT_ID_ENV, CLIENT_SECRET_ENV, HEALTH_PATH, TOKEN_PATH
+from gemhub_sandbox.serverproxy import PROXY_NAME
+
+PROXIED = f"/{PROXY_NAME}"
 
 TOKEN = "test-server-token"
 
@@ -25,8 +29,8 @@ def jupyter_server(tmp_path):
     env = {
         "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
         "HOME": str(tmp_path),
-        "GEMHUB_SANDBOX_CLIENT_ID": "binder-user",
-        "GEMHUB_SANDBOX_CLIENT_SECRET": "binder-secret",
+        CLIENT_ID_ENV: "binder-user",
+        CLIENT_SECRET_ENV: "binder-secret",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", f"--port={port}",
@@ -51,10 +55,10 @@ def jupyter_server(tmp_path):
 
 def test_user_server_starts_and_proxies_the_sandbox(jupyter_server):
     auth = {"Authorization": f"token {TOKEN}"}
-    health = requests.get(f"{jupyter_server}/gemhub-sandbox/sandbox/health", headers=auth, timeout=90)
+    health = requests.get(f"{jupyter_server}{PROXIED}{HEALTH_PATH}", headers=auth, timeout=90)
     assert health.status_code == 200 and health.json()["status"] == "ok"
 
-    token_path = "/gemhub-sandbox/auth/realms/main/protocol/openid-connect/token"
+    token_path = PROXIED + TOKEN_PATH
     good = requests.post(
         jupyter_server + token_path,
         data={"grant_type": "client_credentials", "client_id": "binder-user", "client_secret": "binder-secret"},
@@ -70,5 +74,5 @@ def test_user_server_starts_and_proxies_the_sandbox(jupyter_server):
 
 
 def test_the_proxy_needs_the_users_login(jupyter_server):
-    anonymous = requests.get(f"{jupyter_server}/gemhub-sandbox/sandbox/health", timeout=30, allow_redirects=False)
+    anonymous = requests.get(f"{jupyter_server}{PROXIED}{HEALTH_PATH}", timeout=30, allow_redirects=False)
     assert anonymous.status_code in (302, 403)

@@ -9,12 +9,13 @@ import warnings
 import numpy as np
 import pytest
 import requests
+from gemhub_sandbox.contract import CLIENTS_ENV, TOKEN_PATH
 from oauthlib.oauth2.rfc6749.errors import InvalidClientError
 from sentinelhub import (CRS, BBox, DataCollection, MimeType, SentinelHubDownloadClient, SentinelHubRequest,
                          SentinelHubSession)
 from sentinelhub.exceptions import DownloadFailedException, SHRateLimitWarning
 
-from conftest import TOKEN_PATH, sandbox_env, start_sandbox
+from conftest import sandbox_env, start_sandbox
 
 BBOX = BBox((14.56, 46.08, 14.64, 46.12), CRS.WGS84)
 EVALSCRIPT = """//VERSION=3
@@ -156,7 +157,7 @@ def test_clients_from_environment(tmp_path):
     import os
 
     env = sandbox_env(tmp_path)
-    env["GEMHUB_SANDBOX_CLIENTS"] = json.dumps({"env-id": "env-secret"})
+    env[CLIENTS_ENV] = json.dumps({"env-id": "env-secret"})
     proc = subprocess.Popen([sys.executable, "-m", "gemhub_sandbox", "serve", "--port", "0"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -170,4 +171,4 @@ def test_clients_from_environment(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert os.environ.get("GEMHUB_SANDBOX_CLIENTS") is None
+    assert os.environ.get(CLIENTS_ENV) is None

@@ -17,14 +17,13 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 import textwrap
 
 import pytest
 from sentinelhub import CRS, BBox, bbox_to_dimensions
 from sentinelhub.api.catalog import get_available_timestamps
 
-from conftest import TOKEN_PATH
+from gemhub_sandbox.contract import INSECURE_TRANSPORT_ENV, TOKEN_PATH
 
 MAIN = "https://services.sentinel-hub.com"
 REFUSING_PROXY = "http://127.0.0.1:9"
@@ -42,16 +41,6 @@ config.sh_token_url = os.environ["SH_TOKEN_URL"]
 """
 
 
-@pytest.fixture(scope="session")
-def endpoint_compat_pth():
-    """What the Makefile does for the user environment; idempotent."""
-    from gemhub_workspace.endpoint_compat import install_pth
-
-    path = install_pth(sysconfig.get_path("purelib"))
-    assert install_pth(sysconfig.get_path("purelib")) == path
-    return path
-
-
 def client_env(sandbox, **extra) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GEMHUB_", "SH_")) and k.lower() not in ("http_proxy", "https_proxy", "no_proxy",
@@ -63,7 +52,7 @@ def client_env(sandbox, **extra) -> dict:
         "SH_TOKEN_URL": sandbox.url + TOKEN_PATH,
         # The sandbox's token endpoint is plain http on loopback; requests-oauthlib refuses
         # a non-https token URL unless this is set. (The conftest sets it too; explicit here.)
-        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+        INSECURE_TRANSPORT_ENV: "1",
         "HTTPS_PROXY": REFUSING_PROXY, "https_proxy": REFUSING_PROXY,
         "HTTP_PROXY": REFUSING_PROXY, "http_proxy": REFUSING_PROXY,
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",

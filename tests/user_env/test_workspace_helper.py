@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gemhub_sandbox.contract import CLIENT_ID_ENV, CLIENT_SECRET_ENV, TOKEN_PATH, URL_ENV
 from sentinelhub import CRS, BBox, DataCollection, MimeType, SentinelHubRequest
 
 import gemhub_workspace
@@ -17,7 +18,7 @@ function evaluatePixel(s) { return [s.B04]; }"""
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in ("SH_CLIENT_ID", "SH_CLIENT_SECRET", "GEMHUB_SH_BASE_URL", "GEMHUB_SH_TOKEN_URL",
-                 "GEMHUB_SANDBOX_URL", "GEMHUB_SANDBOX_CLIENT_ID", "GEMHUB_SANDBOX_CLIENT_SECRET"):
+                 URL_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -36,9 +37,9 @@ def _red_band(config):
 
 
 def test_without_credentials_the_sandbox_is_used_with_a_notice(clean_env, sandbox, capsys):
-    clean_env.setenv("GEMHUB_SANDBOX_URL", sandbox.url)
-    clean_env.setenv("GEMHUB_SANDBOX_CLIENT_ID", "bob-id")
-    clean_env.setenv("GEMHUB_SANDBOX_CLIENT_SECRET", "bob-secret")
+    clean_env.setenv(URL_ENV, sandbox.url)
+    clean_env.setenv(CLIENT_ID_ENV, "bob-id")
+    clean_env.setenv(CLIENT_SECRET_ENV, "bob-secret")
     config = sh_config()
     assert "using the offline sandbox" in capsys.readouterr().out
     assert gemhub_workspace.using_sandbox()
@@ -48,11 +49,11 @@ def test_without_credentials_the_sandbox_is_used_with_a_notice(clean_env, sandbo
 
 
 def test_users_own_credentials_win_and_reach_their_endpoint(clean_env, sandbox, capsys):
-    clean_env.setenv("GEMHUB_SANDBOX_URL", "http://127.0.0.1:9")  # must not be used
+    clean_env.setenv(URL_ENV, "http://127.0.0.1:9")  # must not be used
     clean_env.setenv("SH_CLIENT_ID", "alice-id")
     clean_env.setenv("SH_CLIENT_SECRET", "alice-secret")
     clean_env.setenv("GEMHUB_SH_BASE_URL", sandbox.url)
-    clean_env.setenv("GEMHUB_SH_TOKEN_URL", sandbox.url + "/auth/realms/main/protocol/openid-connect/token")
+    clean_env.setenv("GEMHUB_SH_TOKEN_URL", sandbox.url + TOKEN_PATH)
     config = sh_config()
     assert capsys.readouterr().out == ""
     assert not gemhub_workspace.using_sandbox()
@@ -61,7 +62,7 @@ def test_users_own_credentials_win_and_reach_their_endpoint(clean_env, sandbox, 
 
 
 def test_collections_follow_the_configured_endpoint(clean_env, sandbox):
-    clean_env.setenv("GEMHUB_SANDBOX_URL", sandbox.url)
+    clean_env.setenv(URL_ENV, sandbox.url)
     config = sh_config(quiet=True)
     moved = data_collection(DataCollection.SENTINEL2_L2A, config)
     assert moved.service_url == sandbox.url and moved.api_id == "sentinel-2-l2a"
@@ -74,17 +75,16 @@ def test_neither_credentials_nor_sandbox_is_a_clear_error(clean_env):
 
 
 def test_lab_notice_says_where_the_data_comes_from_and_how_to_change_it(tmp_path):
-    from gemhub_workspace.notice import sandbox_notice
-    from gemhub_workspace.shprofile import update_notice
+    from gemhub_workspace.notice import sandbox_notice, update_notice
 
-    hub = {"GEMHUB_SANDBOX_URL": "http://127.0.0.1:9", "GEMHUB_SH_BASE_URL": "https://sh.example",
+    hub = {URL_ENV: "http://127.0.0.1:9", "GEMHUB_SH_BASE_URL": "https://sh.example",
            "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api", "JUPYTERHUB_BASE_URL": "/base/"}
     message, link = sandbox_notice(hub)
     assert message.startswith("You are on sandbox data") and link == ("Set credentials", "/base/services/credentials/")
     assert sandbox_notice({**hub, "SH_CLIENT_ID": "mine"}) is None
     assert sandbox_notice({}) is None  # neither credentials nor a sandbox: nothing to claim
 
-    binder = {"GEMHUB_SANDBOX_URL": "http://127.0.0.1:9", "JUPYTERHUB_API_URL": "https://hub.mybinder.org/hub/api"}
+    binder = {URL_ENV: "http://127.0.0.1:9", "JUPYTERHUB_API_URL": "https://hub.mybinder.org/hub/api"}
     plain = sandbox_notice(binder)
     assert isinstance(plain, str) and "SH_CLIENT_ID" in plain and "Set credentials" not in plain
 
@@ -93,3 +93,36 @@ def test_lab_notice_says_where_the_data_comes_from_and_how_to_change_it(tmp_path
     assert "getpass" in text and "/services/credentials/" not in text
     update_notice(tmp_path, on_sandbox=True, environ=hub)
     assert "/base/services/credentials/" in (tmp_path / "README-gemhub.md").read_text()
+
+
+def test_one_decision_credentials_then_the_sandbox_given_then_one_found(tmp_path, monkeypatch):
+    from gemhub_sandbox.contract import INSECURE_TRANSPORT_ENV, environment
+
+    from gemhub_workspace.binder import write_discovery
+    from gemhub_workspace.endpoint import decide
+
+    mine = {"SH_CLIENT_ID": "mine", "SH_CLIENT_SECRET": "my-secret", URL_ENV: "http://127.0.0.1:9",
+            "GEMHUB_SH_BASE_URL": "https://sh.example/", "GEMHUB_SH_TOKEN_URL": "https://sh.example/token"}
+    user = decide(mine)
+    assert user.kind == "user"
+    assert user.profile() == {"sh_base_url": "https://sh.example", "sh_token_url": "https://sh.example/token"}, (
+        "the user's id and secret never go into the profile file")
+    assert user.environment() == {}, "https needs no leave from oauthlib"
+    assert decide({"SH_CLIENT_ID": "mine"}).profile() == {}, "sentinelhub-py's own defaults"
+
+    given = decide({URL_ENV: "http://127.0.0.1:9/", CLIENT_ID_ENV: "box-id", CLIENT_SECRET_ENV: "box-secret"})
+    assert given.kind == "sandbox" and not given.in_server
+    assert given.profile() == {"sh_base_url": "http://127.0.0.1:9", "sh_token_url": "http://127.0.0.1:9" + TOKEN_PATH,
+                               "sh_client_id": "box-id", "sh_client_secret": "box-secret"}
+    assert given.environment() == environment("http://127.0.0.1:9", "box-id", "box-secret")
+    assert given.environment()[INSECURE_TRANSPORT_ENV] == "1"
+
+    # A kernel its Jupyter server did not start finds that server's sandbox only when it looks.
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    write_discovery(tmp_path, environment("http://127.0.0.1:7", "found-id", "found-secret"))
+    assert decide({}).kind == "none"
+    found = decide({}, discover=True)
+    assert (found.kind, found.base_url, found.client_id, found.in_server) == (
+        "sandbox", "http://127.0.0.1:7", "found-id", True)
+    assert decide({URL_ENV: "http://127.0.0.1:9"}, discover=True).base_url == "http://127.0.0.1:9", "given wins"
+    assert decide(mine, discover=True).kind == "user"

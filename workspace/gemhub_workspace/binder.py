@@ -4,18 +4,19 @@ On mybinder.org there is no hub to run a sandbox service or to hand a server
 its endpoint, and a workshop participant has no Sentinel Hub account. So a
 server started with ``GEMHUB_SANDBOX_IN_SERVER=1`` (``binder/start`` sets it)
 and without the user's credentials (``SH_CLIENT_ID``) or a sandbox given by a
-hub (``GEMHUB_SANDBOX_URL``) provides one itself:
+hub (``GEMHUB_SANDBOX_URL``), i.e. with no endpoint by ``endpoint.decide()``,
+provides one itself:
 
 1. at load, it chooses the sandbox's loopback port (shared with the
    jupyter-server-proxy entry ``gemhub-sandbox``, see
-   ``gemhub_sandbox.serverproxy``) and a throwaway client, and puts
-   ``GEMHUB_SANDBOX_URL``/``_CLIENT_ID``/``_CLIENT_SECRET`` into the server's
+   ``gemhub_sandbox.serverproxy``) and a throwaway client, and puts the
+   sandbox's environment (``gemhub_sandbox.contract.environment``) into the server's
    environment, which every kernel and terminal it starts inherits (and which
    ``shprofile`` turns into the ``[gemhub]`` profile, so a bare ``SHConfig()``
    works too). It must therefore load before ``shprofile``;
 2. it writes the same values to ``gemhub-sandbox-<pid>.json`` (mode 0600) in
    the Jupyter runtime folder, beside the server's own ``jpserver-<pid>.json``,
-   for kernels this server did not start (``sh_config()`` looks there);
+   for kernels this server did not start (``endpoint.decide(discover=True)`` looks there);
 3. once the server listens, it asks its own ``<base_url>gemhub-sandbox/sandbox/health``
    with its own token, which makes jupyter-server-proxy launch and supervise
    the sandbox. The launch stays jupyter-server-proxy's: this module only
@@ -39,37 +40,41 @@ import secrets
 import tempfile
 from pathlib import Path
 
-OPT_IN_ENV = "GEMHUB_SANDBOX_IN_SERVER"
-DISCOVERY_PREFIX = "gemhub-sandbox-"
-HEALTH_PATH = "gemhub-sandbox/sandbox/health"
+from gemhub_sandbox.contract import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    DISCOVERY_GLOB,
+    DISCOVERY_PREFIX,
+    HEALTH_PATH,
+    URL_ENV,
+    environment,
+)
+from gemhub_sandbox.serverproxy import PROXY_NAME
+
+# At import, while the server loads: importing it takes a moment, which must not stall the
+# running event loop when the sandbox is first asked for.
+from jupyterhub.utils import exponential_backoff
+
+from .endpoint import NONE, decide, opted_in
+
 LAUNCH_TIMEOUT = 90.0
 WATCH_EVERY = 3.0
-_TRUE = {"1", "true", "yes", "on"}
 _tasks: set[asyncio.Task] = set()
 _started_here: list[str] = []  # the sandbox URL, once this process has set one up
 
 
-def opted_in(environ=None) -> bool:
-    env = os.environ if environ is None else environ
-    return env.get(OPT_IN_ENV, "").strip().lower() in _TRUE
-
-
 def wanted(environ=None) -> bool:
-    """Whether this server should run its own sandbox."""
+    """Whether this server should run its own sandbox: asked to, and nothing else to use."""
     env = os.environ if environ is None else environ
-    return opted_in(env) and not env.get("SH_CLIENT_ID") and not env.get("GEMHUB_SANDBOX_URL")
+    return opted_in(env) and decide(env).kind == NONE
 
 
 def sandbox_environment(port: int, environ=None) -> dict[str, str]:
     """What kernels need to reach the sandbox on `port`; keeps a client the caller already chose."""
     env = os.environ if environ is None else environ
-    return {
-        "GEMHUB_SANDBOX_URL": f"http://127.0.0.1:{port}",
-        "GEMHUB_SANDBOX_CLIENT_ID": env.get("GEMHUB_SANDBOX_CLIENT_ID") or "binder-" + secrets.token_hex(4),
-        "GEMHUB_SANDBOX_CLIENT_SECRET": env.get("GEMHUB_SANDBOX_CLIENT_SECRET") or secrets.token_urlsafe(24),
-        # plain-HTTP token endpoint on loopback: let oauthlib (sentinelhub-py) use it
-        "OAUTHLIB_INSECURE_TRANSPORT": "1",
-    }
+    return environment(f"http://127.0.0.1:{port}",
+                       env.get(CLIENT_ID_ENV) or "binder-" + secrets.token_hex(4),
+                       env.get(CLIENT_SECRET_ENV) or secrets.token_urlsafe(24))
 
 
 def write_discovery(runtime_dir: str | Path, values: dict[str, str], pid: int | None = None) -> Path:
@@ -107,10 +112,10 @@ def discovered_sandbox(runtime_dir: str | Path | None = None) -> dict[str, str] 
 
         runtime_dir = jupyter_runtime_dir()
     candidates = []
-    for path in Path(runtime_dir).glob(f"{DISCOVERY_PREFIX}*.json"):
+    for path in Path(runtime_dir).glob(DISCOVERY_GLOB):
         try:
             found = json.loads(path.read_text())
-            if _alive(int(found["pid"])) and found.get("GEMHUB_SANDBOX_URL"):
+            if _alive(int(found["pid"])) and found.get(URL_ENV):
                 candidates.append((path.stat().st_mtime, found))
         except (OSError, ValueError, KeyError, TypeError):
             continue
@@ -138,27 +143,30 @@ async def knock(serverapp, timeout: float = LAUNCH_TIMEOUT) -> bool:
     """Ask this server's proxy for the sandbox's health, which launches it; True once it answers 200."""
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-    url = _own_url(serverapp, HEALTH_PATH)
+    url = _own_url(serverapp, f"{PROXY_NAME}{HEALTH_PATH}")
     token = getattr(serverapp.identity_provider, "token", "") or os.environ.get("JUPYTERHUB_API_TOKEN", "")
     headers = {"Authorization": f"token {token}"} if token else {}
     client = AsyncHTTPClient()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while True:
+
+    async def answer():
         try:
-            response = await client.fetch(
-                url, headers=headers, request_timeout=max(1.0, deadline - loop.time()), validate_cert=False
-            )
-            return response.code == 200
-        except HTTPClientError as error:
-            serverapp.log.warning("gemhub binder: starting the sandbox through %s gave HTTP %s", url, error.code)
-            return False
+            # The proxy answers once the sandbox does: one request may take most of the timeout.
+            return await client.fetch(url, headers=headers, request_timeout=max(1.0, deadline - loop.time()),
+                                      validate_cert=False)
         except OSError:
-            # Not listening yet (the server binds after extensions load).
-            if loop.time() > deadline:
-                serverapp.log.warning("gemhub binder: this server did not answer at %s", url)
-                return False
-            await asyncio.sleep(0.3)
+            return None  # not listening yet (the server binds after extensions load)
+
+    try:
+        response = await exponential_backoff(answer, f"this server did not answer at {url}", timeout=timeout)
+    except HTTPClientError as error:
+        serverapp.log.warning("gemhub binder: starting the sandbox through %s gave HTTP %s", url, error.code)
+        return False
+    except TimeoutError:
+        serverapp.log.warning("gemhub binder: this server did not answer at %s", url)
+        return False
+    return response.code == 200
 
 
 async def _sandbox_pid(url: str) -> int | None:
@@ -166,7 +174,7 @@ async def _sandbox_pid(url: str) -> int | None:
     from tornado.httpclient import AsyncHTTPClient
 
     try:
-        response = await AsyncHTTPClient().fetch(url + "/sandbox/health", request_timeout=10, raise_error=False)
+        response = await AsyncHTTPClient().fetch(url + HEALTH_PATH, request_timeout=10, raise_error=False)
         return int(json.loads(response.body)["pid"]) if response.code == 200 else None
     except Exception:  # refused, timed out, not JSON: it does not answer
         return None
@@ -202,7 +210,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
         return
     values = sandbox_environment(port)
     os.environ.update(values)
-    _started_here.append(values["GEMHUB_SANDBOX_URL"])
+    _started_here.append(values[URL_ENV])
     try:
         path = write_discovery(serverapp.runtime_dir, values)
     except OSError as error:
@@ -213,7 +221,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
         atexit.register(path.unlink, missing_ok=True)
     serverapp.log.info(
         "gemhub binder: no Sentinel Hub credentials; kernels use the sandbox this server starts at %s",
-        values["GEMHUB_SANDBOX_URL"],
+        values[URL_ENV],
     )
 
 

@@ -43,17 +43,30 @@ imported. When a process first imports one of the two modules above, the finder 
 normal loader execute it and then wraps the function, so every `from ... import` that
 follows (eo-learn's included) sees the patched one.
 
+What it patches is private to sentinelhub-py and one body is copied from it, so before
+patching it checks that the imported sentinelhub-py is the release line it was written
+for (`TESTED_WITH`) and that everything it replaces or calls is there with the expected
+signature. On any mismatch it warns once, undoes what it already patched in this process
+and leaves sentinelhub-py as upstream made it: built-in collections then keep
+services.sentinel-hub.com, and `gemhub_workspace.data_collection()` (or the documented
+`define_from(service_url=...)`) still works. `import sentinelhub` never fails because of it.
+
 Opt out with `GEMHUB_ENDPOINT_COMPAT=0` (read at start-up and again at every call).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+import warnings
 
 ENV_VAR = "GEMHUB_ENDPOINT_COMPAT"
 PTH_NAME = "gemhub-endpoint-compat.pth"
 _MARK = "__gemhub_endpoint_compat__"
+# The sentinelhub-py release line (major.minor) the patches below were written and tested against.
+TESTED_WITH = "3.12"
+_refused: list[str] = []  # why the patches were refused in this process, once they were
 
 # One `import` line is all site.py executes from a .pth file. It must never break start-up:
 # the opt-out skips even importing this module, and a removed package is ignored. The module
@@ -92,6 +105,81 @@ def _is_main(service_url: str | None) -> bool:
     from sentinelhub.constants import ServiceUrl
 
     return service_url is not None and service_url.rstrip("/") == ServiceUrl.MAIN
+
+
+# --- the checks -----------------------------------------------------------------------------
+
+# What each patch replaces or calls, and the parameters it passes on.
+EXPECTED = {
+    "sentinelhub.api.base_request": {
+        "SentinelHubBaseApiRequest._get_base_url": ["self"],
+        "InputDataDict": None,
+    },
+    "sentinelhub.api.catalog": {
+        "get_available_timestamps": ["bbox", "time_interval", "data_collection", "time_difference", "ignore_tz",
+                                     "maxcc", "config"],
+        "SentinelHubCatalog": None,
+        "SHConfig": None,
+        "parse_time": None,
+        "filter_times": None,
+    },
+}
+
+
+def _mismatch(name: str, module) -> str | None:
+    """Why `module` is not what the patch for it was written for, or None if it is."""
+    version = getattr(sys.modules.get("sentinelhub"), "__version__", None)
+    if not isinstance(version, str) or version.split(".")[:2] != TESTED_WITH.split("."):
+        return f"sentinelhub {version} is not the {TESTED_WITH}.x it was written for"
+    for attribute, parameters in EXPECTED[name].items():
+        owner, _, leaf = attribute.rpartition(".")
+        holder = getattr(module, owner, None) if owner else module
+        found = vars(holder).get(leaf) if holder is not None else None
+        if found is None:
+            return f"{name}.{attribute} is missing"
+        if parameters is not None:
+            try:
+                if list(inspect.signature(found).parameters) != parameters:
+                    return f"{name}.{attribute} has another signature"
+            except (TypeError, ValueError):
+                return f"{name}.{attribute} has no signature"
+    return None
+
+
+def _refuse(reason: str) -> None:
+    """Warn once, and put back whatever was already patched in this process."""
+    if _refused:
+        return
+    _refused.append(reason)
+    base = sys.modules.get("sentinelhub.api.base_request")
+    cls = getattr(base, "SentinelHubBaseApiRequest", None)
+    patched = vars(cls).get("_get_base_url") if cls is not None else None
+    if getattr(patched, _MARK, False):
+        cls._get_base_url = patched.__wrapped__
+    catalog = sys.modules.get("sentinelhub.api.catalog")
+    patched = getattr(catalog, "get_available_timestamps", None)
+    if getattr(patched, _MARK, False):
+        catalog.get_available_timestamps = patched.__wrapped__
+    warnings.warn(
+        f"gemhub: sentinelhub-py is left unpatched ({reason}), so its built-in data collections keep "
+        "services.sentinel-hub.com whatever sh_base_url says; use gemhub_workspace.data_collection() "
+        "or define_from(service_url=...). See gemhub_workspace.endpoint_compat.",
+        RuntimeWarning, stacklevel=2,
+    )
+
+
+def _apply(name: str, module) -> None:
+    """Patch `module` (just imported) if it is what the patch expects; never raises."""
+    if _refused:
+        return
+    try:
+        reason = _mismatch(name, module)
+        if reason is None:
+            PATCHES[name](module)
+            return
+    except Exception as error:  # whatever upstream changed, importing sentinelhub must work
+        reason = f"patching {name} failed: {type(error).__name__}: {error}"
+    _refuse(reason)
 
 
 # --- the patches ----------------------------------------------------------------------------
@@ -174,13 +262,12 @@ class _PostImportFinder:
     """A `sys.meta_path` finder that never loads anything itself: it finds the spec with the
     other finders and makes its loader apply a patch right after the module has executed."""
 
-    def __init__(self, patches: dict):
-        self.patches = patches
+    def __init__(self, names):
+        self.names = frozenset(names)
         setattr(self, _MARK, True)
 
     def find_spec(self, fullname, path=None, target=None):
-        patch = self.patches.get(fullname)
-        if patch is None:
+        if fullname not in self.names:
             return None
         for finder in sys.meta_path:
             find_spec = getattr(finder, "find_spec", None)
@@ -198,7 +285,7 @@ class _PostImportFinder:
 
         def exec_then_patch(module):
             exec_module(module)
-            patch(module)
+            _apply(fullname, module)
 
         loader.exec_module = exec_then_patch  # this loader instance serves this one import
         return spec
@@ -211,9 +298,9 @@ def install() -> bool:
     """Arrange for the patches to be applied; cheap, idempotent, imports nothing heavy."""
     if not enabled():
         return False
-    for name, patch in PATCHES.items():
+    for name in PATCHES:
         if name in sys.modules:
-            patch(sys.modules[name])
+            _apply(name, sys.modules[name])
     if not any(getattr(finder, _MARK, False) for finder in sys.meta_path):
         sys.meta_path.insert(0, _PostImportFinder(PATCHES))
     return True

@@ -12,6 +12,11 @@ server, where this handler:
    beside it instead;
 3. redirects to that file in JupyterLab.
 
+The copy is saved through the server's ContentsManager, as an upload or a
+"Duplicate" in JupyterLab is: the configured pre/post-save hooks run, the file
+gets the server's permissions and a first checkpoint, and the notebook is
+written the way Jupyter writes notebooks.
+
 Status codes: 302 to the notebook; 400 for anything that is not a plain slug
 (traversal, encoded separators, backslashes, absolute paths) or a bad ``fresh``
 value; 404 for an unknown slug (or no curated folder configured); 403 when the
@@ -27,9 +32,11 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+import nbformat
+from gemhub_sandbox.contract import LAUNCH_PATH
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.utils import url_path_join
+from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 from tornado.escape import xhtml_escape
 from traitlets import Unicode
@@ -164,45 +171,61 @@ class LaunchHandler(JupyterHandler):
             raise web.HTTPError(403, "The workspace folder for '%s' is outside your workspace (root folder)", slug)
         return source, folder
 
-    def _target(self, folder: Path, source: Path, fresh: bool) -> tuple[Path, str]:
-        """Where the copy is or would go, without writing anything."""
-        primary = folder / source.name
+    async def _target(self, folder: Path, source: Path, fresh: bool) -> tuple[Path, str]:
+        """Where the copy is or would go, and what launching does there, without writing anything.
+
+        Not `increment_filename`: launch links promise ``<stem>-fresh.ipynb``,
+        ``<stem>-fresh-2.ipynb``, ..., names that Jupyter's ``-Copy1`` scheme does not give.
+        """
         if not fresh:
-            return primary, ("reuse" if os.path.lexists(primary) else "copy")
+            primary = folder / source.name
+            return primary, ("reuse" if await self._taken(primary) else "copy")
         for name in fresh_names(source.stem):
-            if not os.path.lexists(folder / name):
+            if not await self._taken(folder / name):
                 return folder / name, "fresh"
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _copy(self, source: Path, folder: Path, fresh: bool) -> tuple[Path, str]:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise web.HTTPError(409, "Something that is not a folder is in the way of %s", f"{WORKSPACE_FOLDER}/{folder.name}") from None
-        root = self._workspace_root()
-        if not folder.resolve().is_relative_to(root):
+    async def _taken(self, path: Path) -> bool:
+        """Whether anything is at `path`. The file ContentsManager's `exists` counts a dangling
+        symlink too (it lstat()s): saving there would write through the link, out of the root dir."""
+        return await ensure_async(self.contents_manager.exists(self._api_path(path)))
+
+    def _api_path(self, path: Path) -> str:
+        """The ContentsManager's name for a path under the root dir: '/'-separated, relative."""
+        return path.relative_to(self._workspace_root()).as_posix()
+
+    async def _make_folder(self, folder: Path) -> None:
+        """marketplace/ and marketplace/<slug>/, made by the ContentsManager where missing."""
+        manager = self.contents_manager
+        for each in (folder.parent, folder):
+            path = self._api_path(each)
+            if await ensure_async(manager.dir_exists(path)):
+                continue
+            if await self._taken(each):
+                raise web.HTTPError(409, "Something that is not a folder is in the way of %s", path)
+            await ensure_async(manager.save({"type": "directory"}, path))
+        # Checked again once it exists: it must not have become a way out of the root dir.
+        if not folder.resolve().is_relative_to(self._workspace_root()):
             raise web.HTTPError(403, "The workspace folder is outside your workspace (root folder)")
-        content = source.read_bytes()
-        candidates = fresh_names(source.stem) if fresh else iter([source.name])
-        for name in candidates:
-            dest = folder / name
-            try:
-                # O_EXCL: never overwrite, never follow a planted symlink. Mode from umask, not the source.
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                if fresh:
-                    continue
-                if dest.is_symlink() or not dest.is_file():
-                    raise web.HTTPError(409, "Something that is not a notebook is in the way of %s", f"{WORKSPACE_FOLDER}/{folder.name}/{name}")
-                return dest, "reuse"
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(content)
-            except BaseException:
-                dest.unlink(missing_ok=True)
-                raise
-            return dest, ("fresh" if fresh else "copy")
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _copy(self, source: Path, folder: Path, fresh: bool) -> tuple[Path, str]:
+        """The copy to open, saved first if it is new.
+
+        A free name is looked up, then saved to: the ContentsManager has no
+        exclusive create. Two launches at the same moment can only both write
+        the same curated notebook; an existing file is never written.
+        """
+        await self._make_folder(folder)
+        dest, action = await self._target(folder, source, fresh)
+        if action == "reuse":
+            # An existing copy is the user's: opened, never written. A link or a folder by that name is not one.
+            if dest.is_symlink() or not await ensure_async(self.contents_manager.file_exists(self._api_path(dest))):
+                raise web.HTTPError(409, "Something that is not a notebook is in the way of %s", self._api_path(dest))
+            return dest, action
+        notebook = nbformat.read(source, as_version=4)
+        model = {"type": "notebook", "format": "json", "content": notebook}
+        await ensure_async(self.contents_manager.save(model, self._api_path(dest)))
+        return dest, action
 
     def _redirect_to(self, dest: Path, slug: str) -> None:
         parts = [WORKSPACE_FOLDER, slug, dest.name]
@@ -213,20 +236,20 @@ class LaunchHandler(JupyterHandler):
 
     @web.authenticated
     @authorized("write")
-    def get(self, slug: str):
+    async def get(self, slug: str):
         fresh = self._fresh()
         source, folder = self._resolve(slug)
-        dest, action = self._copy(source, folder, fresh)
+        dest, action = await self._copy(source, folder, fresh)
         self.log.info("gemhub launch: slug=%s action=%s path=%s/%s/%s", slug, action, WORKSPACE_FOLDER, slug, dest.name)
         self._redirect_to(dest, slug)
 
     @web.authenticated
     @authorized("read")
-    def head(self, slug: str):
+    async def head(self, slug: str):
         """Same answer as GET, but writes nothing: 302 to where the copy is or would be."""
         fresh = self._fresh()
         source, folder = self._resolve(slug)
-        dest, _ = self._target(folder, source, fresh)
+        dest, _ = await self._target(folder, source, fresh)
         self._redirect_to(dest, slug)
 
 
@@ -236,9 +259,9 @@ def _load_jupyter_server_extension(serverapp) -> None:
     base_url = web_app.settings["base_url"]
     web_app.settings["gemhub_launch"] = config
     # Capture everything after launch/ (slashes included) so malformed names get a clear 400.
-    route = url_path_join(base_url, "gemhub", "launch", "(.*)")
+    route = url_path_join(base_url, LAUNCH_PATH, "(.*)")
     web_app.add_handlers(".*$", [(route, LaunchHandler)])
-    serverapp.log.info("gemhub launch: serving %s", url_path_join(base_url, "gemhub/launch/<slug>"))
+    serverapp.log.info("gemhub launch: serving %s", url_path_join(base_url, LAUNCH_PATH, "<slug>"))
 
 
 # Also loadable directly as `gemhub_workspace.launch`.

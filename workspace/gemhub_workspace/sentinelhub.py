@@ -1,118 +1,84 @@
-"""One place that decides which Sentinel Hub a notebook talks to.
+"""What curated notebooks call to get an SHConfig: `sh_config()`.
 
 Curated notebooks call `sh_config()` instead of building an SHConfig with
 hard-coded URLs or credentials, so the same notebook runs unchanged on a gemhub
 hub with the user's own credentials, in CI and on Binder against the sandbox,
-and on a laptop with `SH_CLIENT_ID`/`SH_CLIENT_SECRET` exported.
+and on a laptop with `SH_CLIENT_ID`/`SH_CLIENT_SECRET` exported. Which endpoint
+that is, `endpoint.decide()` says (the same answer the server's `[gemhub]`
+profile and the sandbox notice use); this module only turns it into an SHConfig.
 
-Environment, as set by the hub at spawn (or by the notebook runner):
-- `SH_CLIENT_ID`, `SH_CLIENT_SECRET`: the user's own OAuth client (read by
-  sentinelhub-py itself); with `GEMHUB_SH_BASE_URL`/`GEMHUB_SH_TOKEN_URL` for
-  a non-default deployment (e.g. Copernicus Data Space).
-- `GEMHUB_SANDBOX_URL`, `GEMHUB_SANDBOX_CLIENT_ID`, `GEMHUB_SANDBOX_CLIENT_SECRET`:
-  the offline sandbox, used only when the user has no credentials.
-
-On Binder nobody sets these for a kernel the server did not start (the
-notebook runner's, a console's): such a kernel finds the sandbox its user's
-Jupyter server started (`binder.py`) through the Jupyter runtime folder. A
-sandbox started by the server may still be starting when the first cell runs,
-so sh_config() waits for it to answer.
+On Binder nobody sets the sandbox's variables for a kernel the server did not
+start (the notebook runner's, a console's): `decide(discover=True)` finds the
+sandbox its user's Jupyter server started (`binder.py`) through the Jupyter
+runtime folder. A sandbox started by the server may still be starting when the
+first cell runs, so sh_config() waits for it to answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
-import time
+from concurrent.futures import ThreadPoolExecutor
 
+from gemhub_sandbox.contract import HEALTH_PATH, URL_ENV
 from sentinelhub import DataCollection, SHConfig
 
-TOKEN_PATH = "/auth/realms/main/protocol/openid-connect/token"
-SANDBOX_NOTICE = (
-    "gemhub: no Sentinel Hub credentials found, using the offline sandbox at {url} "
-    "(synthetic imagery, not real data). Set SH_CLIENT_ID and SH_CLIENT_SECRET for real data."
-)
+from .endpoint import SANDBOX, USER, decide
+from .notice import kernel_notice
+
+SANDBOX_WAIT_S = 60.0
 
 
 class NoEndpointError(RuntimeError):
     """Neither the user's credentials nor a sandbox are available."""
 
 
-SANDBOX_WAIT_S = 60.0
-
-
 def using_sandbox() -> bool:
-    return not os.environ.get("SH_CLIENT_ID") and bool(os.environ.get("GEMHUB_SANDBOX_URL") or _server_sandbox())
-
-
-def _server_sandbox() -> dict[str, str] | None:
-    """The sandbox a Jupyter server of this user started itself (Binder), if any."""
-    from .binder import discovered_sandbox
-
-    try:
-        return discovered_sandbox()
-    except (ImportError, OSError):
-        return None
+    return decide(discover=True).kind == SANDBOX
 
 
 def _wait_until_answering(url: str, timeout: float = SANDBOX_WAIT_S) -> None:
-    import requests
+    """Wait for the sandbox a Jupyter server is starting. In a kernel this thread already runs
+    ipykernel's event loop, so jupyterhub's async wait runs in a thread of its own."""
+    from jupyterhub.utils import wait_for_http_server
 
-    deadline = time.monotonic() + timeout
-    while True:
+    with ThreadPoolExecutor(1) as pool:
         try:
-            if requests.get(url + "/sandbox/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
+            pool.submit(asyncio.run, wait_for_http_server(url + HEALTH_PATH, timeout=timeout)).result()
+        except TimeoutError:
             raise NoEndpointError(
                 f"The sandbox your Jupyter server starts did not answer at {url} within {timeout:.0f}s; "
                 "see the server's log (jupyter-server-proxy entry gemhub-sandbox)."
-            )
-        time.sleep(0.5)
+            ) from None
 
 
 def sh_config(quiet: bool = False) -> SHConfig:
     """The SHConfig for this user: their own credentials if set, otherwise the sandbox."""
     env = os.environ
-    if env.get("SH_CLIENT_ID"):
+    endpoint = decide(env, discover=True)
+    if endpoint.kind == USER:
         config = SHConfig()
-        sandbox_url = env.get("GEMHUB_SANDBOX_URL", "").rstrip("/")
+        sandbox_url = env.get(URL_ENV, "").rstrip("/")
         if sandbox_url and config.sh_base_url.rstrip("/") == sandbox_url:
             # Credentials set in the kernel after the server started (the workshop's way):
             # the server's [gemhub] profile still names the sandbox, which cannot serve them.
             config = SHConfig(use_defaults=True, sh_client_id=env["SH_CLIENT_ID"],
                               sh_client_secret=env.get("SH_CLIENT_SECRET", ""))
-        if env.get("GEMHUB_SH_BASE_URL"):
-            config.sh_base_url = env["GEMHUB_SH_BASE_URL"].rstrip("/")
-        if env.get("GEMHUB_SH_TOKEN_URL"):
-            config.sh_token_url = env["GEMHUB_SH_TOKEN_URL"]
+        for key, value in endpoint.profile().items():
+            setattr(config, key, value)
         return config
-    from .binder import opted_in
-
-    in_server = opted_in(env)  # a sandbox the server starts may not be up yet
-    if not env.get("GEMHUB_SANDBOX_URL"):
-        found = _server_sandbox()
-        if found:
-            # Only for this process: what a kernel started by that server inherits anyway.
-            env.update(found)
-            in_server = True
-    if env.get("GEMHUB_SANDBOX_URL"):  # using_sandbox(), with the server's sandbox already looked for
-        url = env["GEMHUB_SANDBOX_URL"].rstrip("/")
-        if in_server:
-            _wait_until_answering(url)
-        if url.startswith("http://"):
-            # The sandbox runs beside the kernel over plain HTTP; oauthlib refuses
-            # http token endpoints unless told this is intended.
-            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    if endpoint.kind == SANDBOX:
+        if endpoint.in_server:
+            _wait_until_answering(endpoint.base_url)
+        # Only for this process, what a kernel started by the sandbox's server inherits anyway:
+        # its variables (for what this kernel starts) and oauthlib's leave for its plain-HTTP token URL.
+        env.update(endpoint.environment())
         config = SHConfig(use_defaults=True)
-        config.sh_base_url = url
-        config.sh_token_url = url + TOKEN_PATH
-        config.sh_client_id = env.get("GEMHUB_SANDBOX_CLIENT_ID", "")
-        config.sh_client_secret = env.get("GEMHUB_SANDBOX_CLIENT_SECRET", "")
+        for key, value in endpoint.profile().items():
+            setattr(config, key, value)
         if not quiet:
-            print(SANDBOX_NOTICE.format(url=url))
+            print(kernel_notice(endpoint.base_url))
         return config
     raise NoEndpointError(
         "No Sentinel Hub credentials (SH_CLIENT_ID, SH_CLIENT_SECRET) and no sandbox "
