@@ -25,8 +25,6 @@ from gemhub_sandbox.child import SandboxDidNotStart, SandboxProcess, start
 from gemhub_sandbox.contract import HEALTH_PATH, TOKEN_PATH, environment
 from gemhub_sandbox.workers import describe_exit
 
-WATCH_INTERVAL = 0.2
-
 
 @dataclass
 class Death:
@@ -106,10 +104,7 @@ class SupervisedSandbox(Sandbox):
 
     def _watch(self) -> None:
         while not self._stopping:
-            code = self.child.process.poll()
-            if code is None:
-                time.sleep(WATCH_INTERVAL)
-                continue
+            code = self.child.process.wait()  # returns the moment the sandbox ends, however it ends
             death = Death(at=time.time(), how=describe_exit(code))
             with self._lock:
                 if self._stopping:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+from gemhub_sandbox.contract import TOKEN_PATH
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -279,12 +280,13 @@ class SandboxSection(Section):
     port: Port = Field(8010, description="Port of the sandbox the hub starts.")
 
 
+SENTINEL_HUB = "https://services.sentinel-hub.com"
+
+
 class SentinelHubSection(Section):
-    base_url: HttpUrl = Field(
-        "https://services.sentinel-hub.com", description="Sentinel Hub endpoint for users with credentials."
-    )
+    base_url: HttpUrl = Field(SENTINEL_HUB, description="Sentinel Hub endpoint for users with credentials.")
     token_url: HttpUrl = Field(
-        "https://services.sentinel-hub.com/auth/realms/main/protocol/openid-connect/token",
+        SENTINEL_HUB + TOKEN_PATH,  # the sandbox answers on the same path
         description="OAuth token endpoint matching base_url.",
     )
     sandbox: SandboxSection = Field(default_factory=SandboxSection, description="The offline sandbox.")

@@ -18,10 +18,8 @@ _F = 1 / 298.257223563
 _N = _F / (2 - _F)
 _AA = _A / (1 + _N) * (1 + _N**2 / 4 + _N**4 / 64)
 _K0 = 0.9996
-_ALPHA = (_N / 2 - 2 * _N**2 / 3 + 5 * _N**3 / 16, 13 * _N**2 / 48 - 3 * _N**3 / 5, 61 * _N**3 / 240)
 _BETA = (_N / 2 - 2 * _N**2 / 3 + 37 * _N**3 / 96, _N**2 / 48 + _N**3 / 15, 17 * _N**3 / 480)
 _DELTA = (2 * _N - 2 * _N**2 / 3 - 2 * _N**3, 7 * _N**2 / 3 - 8 * _N**3 / 5, 56 * _N**3 / 15)
-_E2N = 2 * math.sqrt(_N) / (1 + _N)
 
 _CRS_PATTERNS = (
     re.compile(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d+)$"),
@@ -81,40 +79,10 @@ def to_lonlat(epsg: int, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     return _utm_inverse(x, y, zone, south)
 
 
-def from_lonlat(epsg: int, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lon = np.asarray(lon, dtype=np.float64)
-    lat = np.asarray(lat, dtype=np.float64)
-    if epsg == 4326:
-        return lon, lat
-    if epsg in (3857, 900913):
-        lat_c = np.clip(lat, -85.06, 85.06)
-        return _A * np.radians(lon), _A * np.log(np.tan(np.pi / 4 + np.radians(lat_c) / 2))
-    zone, south = _utm_zone(epsg)
-    return _utm_forward(lon, lat, zone, south)
-
-
 def _utm_zone(epsg: int) -> tuple[int, bool]:
     if 32601 <= epsg <= 32660:
         return epsg - 32600, False
     return epsg - 32700, True
-
-
-def _utm_forward(lon, lat, zone, south):
-    lon0 = math.radians(zone * 6 - 183)
-    phi = np.radians(lat)
-    dlam = np.radians(lon) - lon0
-    sphi = np.sin(phi)
-    t = np.sinh(np.arctanh(sphi) - _E2N * np.arctanh(_E2N * sphi))
-    xi = np.arctan2(t, np.cos(dlam))
-    eta = np.arctanh(np.sin(dlam) / np.sqrt(1 + t * t))
-    east = eta.copy()
-    north = xi.copy()
-    for j, alpha in enumerate(_ALPHA, start=1):
-        east += alpha * np.cos(2 * j * xi) * np.sinh(2 * j * eta)
-        north += alpha * np.sin(2 * j * xi) * np.cosh(2 * j * eta)
-    x = 500000.0 + _K0 * _AA * east
-    y = _K0 * _AA * north + (10000000.0 if south else 0.0)
-    return x, y
 
 
 def _utm_inverse(x, y, zone, south):

@@ -87,7 +87,9 @@ class RunningHub:
         port = yaml.safe_load(self.config_file.read_text())["hub"]["port"]
         return f"http://127.0.0.1:{port}"
 
-    def start(self, timeout: float = 60) -> "RunningHub":
+    def start(self, timeout: float = 150) -> "RunningHub":
+        """A guard against a hub that never comes up, not a speed check: on a loaded two-core
+        machine importing JupyterHub alone has taken ~45 s."""
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         self.launch()
         if not hub_answers(self.url, timeout, still_running=lambda: self.process.poll() is None):
