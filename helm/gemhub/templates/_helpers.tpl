@@ -1,0 +1,160 @@
+{{/*
+Names, labels and the rendered gemhub.yaml, defined once for every template.
+Resource names are `<fullname>-<component>` with z2jh's component names (hub,
+proxy, proxy-public, proxy-api), so two releases can share a namespace.
+*/}}
+
+{{- define "gemhub.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "gemhub.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* `<fullname>-<component>`, kept within 63 characters. Call with (list $ "hub"). */}}
+{{- define "gemhub.componentName" -}}
+{{- $root := index . 0 }}
+{{- printf "%s-%s" (include "gemhub.fullname" $root | trunc (int (sub 62 (len (index . 1))))) (index . 1) | trimSuffix "-" }}
+{{- end }}
+
+{{- define "gemhub.hub.serviceAccountName" -}}
+{{- if .Values.hub.serviceAccount.create }}
+{{- default (include "gemhub.componentName" (list . "hub")) .Values.hub.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.hub.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Labels selecting one component's pods. Call with (list $ "hub"). */}}
+{{- define "gemhub.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "gemhub.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* Every label of one component's resources. Call with (list $ "hub"). */}}
+{{- define "gemhub.labels" -}}
+{{ include "gemhub.selectorLabels" . }}
+{{- $root := index . 0 }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: gemhub
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* `name:tag` of an image section ({name, tag}); the tag defaults to the chart's appVersion. Call with (list $ .Values.hub.image). */}}
+{{- define "gemhub.image" -}}
+{{- $root := index . 0 }}
+{{- $image := index . 1 }}
+{{- printf "%s:%s" $image.name (toString (default $root.Chart.AppVersion $image.tag)) }}
+{{- end }}
+
+{{- define "gemhub.imagePullSecrets" -}}
+{{- if .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range .Values.imagePullSecrets }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Ports the chart's containers listen on, fixed (they are in gemhub.yaml and the Services). */}}
+{{- define "gemhub.hubPort" -}}8081{{- end }}
+{{- define "gemhub.proxyPublicPort" -}}8000{{- end }}
+{{- define "gemhub.proxyApiPort" -}}8001{{- end }}
+{{/* Where the hub image keeps its state (GEMHUB_HOME=/srv/gemhub in images/hub/Dockerfile). */}}
+{{- define "gemhub.dataDir" -}}/srv/gemhub/data{{- end }}
+{{- define "gemhub.configDir" -}}/etc/gemhub{{- end }}
+
+{{/*
+The gemhub.yaml keys the chart sets itself, each with the chart key (or the
+reason) to use instead. A value under `gemhub:` for one of them fails the
+render, naming both keys.
+*/}}
+{{- define "gemhub.ownedKeys" -}}
+hub.ip: the chart (the proxy listens on every address of its pod)
+hub.port: the chart (the proxy's container port)
+hub.base_url: hub.baseUrl
+hub.external_proxy: the chart (the proxy is its own Deployment)
+hub.proxy_api_url: the chart (the proxy-api Service)
+hub.data_dir: hub.db.pvc (the hub's data volume)
+hub.db_url: hub.db.type and hub.db.url
+hub.extra_config.JupyterHub.hub_bind_url: the chart (the hub listens on its pod's port 8081)
+hub.extra_config.JupyterHub.hub_connect_url: the chart (the hub Service)
+spawner.type: the chart (kubernetes)
+spawner.image: singleuser.image.name and singleuser.image.tag
+spawner.cpu_limit: singleuser.cpu.limit
+spawner.mem_limit: singleuser.memory.limit
+spawner.kubernetes.namespace: the release namespace (helm --namespace)
+spawner.kubernetes.storage_capacity: singleuser.storage.capacity
+spawner.kubernetes.storage_class: singleuser.storage.dynamic.storageClass
+culling: cull.*
+{{- end }}
+
+{{- define "gemhub.checkOwnedKeys" -}}
+{{- range $path, $instead := include "gemhub.ownedKeys" . | fromYaml }}
+{{- $node := $.Values.gemhub }}
+{{- $found := true }}
+{{- range splitList "." $path }}
+{{- if and $found (kindIs "map" $node) (hasKey $node .) }}
+{{- $node = index $node . }}
+{{- else }}
+{{- $found = false }}
+{{- end }}
+{{- end }}
+{{- if $found }}
+{{- fail (printf "gemhub.%s is set by the chart: use %s" $path $instead) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The gemhub.yaml the hub reads: the `gemhub:` values plus the keys the chart owns. */}}
+{{- define "gemhub.config" -}}
+{{- include "gemhub.checkOwnedKeys" . }}
+{{- $v := .Values }}
+{{- $hub := dict
+  "ip" "0.0.0.0"
+  "port" (include "gemhub.proxyPublicPort" . | int)
+  "base_url" $v.hub.baseUrl
+  "external_proxy" true
+  "proxy_api_url" (printf "http://%s:%s" (include "gemhub.componentName" (list . "proxy-api")) (include "gemhub.proxyApiPort" .))
+  "data_dir" (include "gemhub.dataDir" .) }}
+{{- /* The hub's API must answer on the pod's address (probes, proxy, user pods), reached through its Service. */}}
+{{- $api := dict
+  "hub_bind_url" (printf "http://:%s" (include "gemhub.hubPort" .))
+  "hub_connect_url" (printf "http://%s:%s" (include "gemhub.componentName" (list . "hub")) (include "gemhub.hubPort" .)) }}
+{{- $_ := set $hub "extra_config" (dict "JupyterHub" $api) }}
+{{- if eq $v.hub.db.type "postgres" }}
+{{- if not $v.hub.db.url }}
+{{- fail "hub.db.url is required when hub.db.type is postgres" }}
+{{- end }}
+{{- $_ := set $hub "db_url" $v.hub.db.url }}
+{{- else if ne $v.hub.db.type "sqlite-pvc" }}
+{{- fail (printf "hub.db.type must be sqlite-pvc or postgres (got %v)" $v.hub.db.type) }}
+{{- end }}
+{{- $kube := dict "namespace" .Release.Namespace "storage_capacity" $v.singleuser.storage.capacity }}
+{{- with $v.singleuser.storage.dynamic.storageClass }}
+{{- $_ := set $kube "storage_class" . }}
+{{- end }}
+{{- $spawner := dict "type" "kubernetes" "image" (include "gemhub.image" (list . $v.singleuser.image)) "kubernetes" $kube }}
+{{- if not (kindIs "invalid" $v.singleuser.cpu.limit) }}
+{{- $_ := set $spawner "cpu_limit" $v.singleuser.cpu.limit }}
+{{- end }}
+{{- if not (kindIs "invalid" $v.singleuser.memory.limit) }}
+{{- $_ := set $spawner "mem_limit" $v.singleuser.memory.limit }}
+{{- end }}
+{{- $culling := dict "enabled" $v.cull.enabled "users" $v.cull.users "timeout" $v.cull.timeout "every" $v.cull.every "max_age" $v.cull.maxAge }}
+{{- $owned := dict "hub" $hub "spawner" $spawner "culling" $culling }}
+{{- mustMergeOverwrite (deepCopy (default dict $v.gemhub)) $owned | toYaml }}
+{{- end }}
