@@ -13,6 +13,8 @@ these tests never skip for want of it.
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +23,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+
+from support.loopback_http import JsonHandler, LoopbackServer
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 CHART = CHECKOUT / "helm" / "gemhub"
@@ -237,3 +241,86 @@ def test_chart_owned_gemhub_keys_are_refused_with_the_chart_key_named(helm, key,
     run = helm_template(helm, "--set", f"{key}={value}", check=False)
     assert run.returncode != 0
     assert f"{owned} is set by the chart: use" in run.stderr and instead in run.stderr, run.stderr
+
+
+class ClusterStandIn(LoopbackServer):
+    """Just enough of a Kubernetes API server for `helm template --dry-run=server`: discovery of
+    the kinds the chart renders, one existing object per path in `objects`, 404 for the rest.
+    helm's real client does the talking, so the chart's `lookup` runs as it does on a cluster."""
+
+    CORE = {"serviceaccounts": "ServiceAccount", "configmaps": "ConfigMap", "secrets": "Secret",
+            "persistentvolumeclaims": "PersistentVolumeClaim", "services": "Service"}
+    GROUPS = {"apps/v1": {"deployments": "Deployment"},
+              "rbac.authorization.k8s.io/v1": {"roles": "Role", "rolebindings": "RoleBinding"}}
+
+    def __init__(self, objects: dict[str, dict]):
+        self.paths: list[str] = []
+        stand_in = self
+
+        def resources(group_version: str, kinds: dict[str, str]) -> dict:
+            return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": [
+                {"name": plural, "singularName": kind.lower(), "namespaced": True, "kind": kind,
+                 "verbs": ["get", "list", "create", "update", "patch", "delete"]} for plural, kind in kinds.items()]}
+
+        answers = {
+            "/version": {"major": "1", "minor": oldest_supported().split(".")[1], "gitVersion": f"v{oldest_supported()}.0"},
+            "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+            "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": gv.split("/")[0], "versions": [{"groupVersion": gv, "version": "v1"}],
+                 "preferredVersion": {"groupVersion": gv, "version": "v1"}} for gv in self.GROUPS]},
+            "/api/v1": resources("v1", self.CORE),
+            **{f"/apis/{gv}": resources(gv, kinds) for gv, kinds in self.GROUPS.items()},
+            **objects,
+        }
+
+        class Handler(JsonHandler):
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                stand_in.paths.append(path)
+                if path in answers:
+                    return self.reply_json(200, answers[path])
+                self.reply_json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                                      "message": f"{path} not found", "code": 404})
+
+        super().__init__(Handler)
+
+    def kubeconfig(self, path: Path) -> Path:
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "standin",
+            "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
+            "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "standin"}}],
+            "users": [{"name": "standin", "user": {"token": "standin-token"}}],
+        }))
+        return path
+
+
+def test_hub_secret_is_kept_across_upgrades_by_lookup(helm, tmp_path):
+    """An upgrade renders the Secret already in the cluster again (it would otherwise rotate the
+    crypt key and make every stored credential unreadable); a key missing from it is generated,
+    and a value given in the chart keys wins."""
+    name = f"{RELEASE}-gemhub-hub"
+    existing = {"crypt-key": "a" * 64, "cookie-secret": "b" * 64}
+    secret = {
+        "kind": "Secret", "apiVersion": "v1",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                     "annotations": {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE}},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in existing.items()},
+    }
+    home = tmp_path / "home"
+    home.mkdir()
+    with ClusterStandIn({f"/api/v1/namespaces/{NAMESPACE}/secrets/{name}": secret}) as cluster:
+        env = dict(os.environ, HOME=str(home), KUBECONFIG=str(cluster.kubeconfig(tmp_path / "kubeconfig")))
+        for key in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+            env.pop(key, None)
+        run = subprocess.run(
+            [helm, "template", RELEASE, CHART, "--namespace", NAMESPACE, "--dry-run=server",
+             "--disable-openapi-validation", "--set", "hub.cookieSecret=" + "c" * 64],
+            capture_output=True, text=True, timeout=120, env=env,
+        )
+    assert run.returncode == 0, run.stderr
+    assert f"/api/v1/namespaces/{NAMESPACE}/secrets/{name}" in cluster.paths  # the lookup really asked
+    docs = [d for d in yaml.safe_load_all(run.stdout) if d]
+    data = {k: base64.b64decode(v).decode() for k, v in find(docs, "Secret", name)["data"].items()}
+    assert data["crypt-key"] == existing["crypt-key"]  # kept
+    assert data["cookie-secret"] == "c" * 64  # given in the values: wins over the kept one
+    assert re.fullmatch(r"[0-9a-f]{64}", data["proxy-token"])  # missing: generated
