@@ -64,6 +64,7 @@ class Paths:
     home_root: Path
     notebooks_dir: Path | None
     marketplace_dir: Path
+    config_d: Path | None = None
 
     @classmethod
     def of(cls, cfg: GemhubConfig, config_file: str | Path | None) -> "Paths":
@@ -80,4 +81,5 @@ class Paths:
             home_root=resolve(cfg.spawner.local.home_root, data_dir / "homes"),
             notebooks_dir=resolve(cfg.marketplace.notebooks_dir, default_notebooks_dir()),
             marketplace_dir=resolve(cfg.marketplace.site_dir, state_home() / "marketplace"),
+            config_d=resolve(cfg.hub.config_d, None),
         )

@@ -99,6 +99,10 @@ def _cross_field_problems(cfg: GemhubConfig) -> list[Problem]:
                     problems.append(
                         Problem(f"spawner.profiles.{i}.{name}", "the docker spawner takes only an image per profile")
                     )
+    for i, profile in enumerate(spawner.profiles):
+        if profile.kubernetes is not None and spawner.type != "kubernetes":
+            problems.append(Problem(f"spawner.profiles.{i}.kubernetes", "needs spawner.type kubernetes"))
+    problems += _kubernetes_volume_problems(spawner.kubernetes)
     if sum(p.default for p in spawner.profiles) > 1:
         problems.append(Problem("spawner.profiles", "at most one profile can be the default"))
     if len({p.slug for p in spawner.profiles}) != len(spawner.profiles):
@@ -113,6 +117,22 @@ def _cross_field_problems(cfg: GemhubConfig) -> list[Problem]:
                 "use 'native' or 'oauth' for a shared hub",
             )
         )
+    return problems
+
+
+def _kubernetes_volume_problems(k) -> list[Problem]:
+    """Mounts name a volume that exists; extra volumes do not take gemhub's `home`."""
+    problems = []
+    names = [v.name for v in k.extra_volumes]
+    home = ["home"] if k.storage_capacity else []
+    for i, name in enumerate(names):
+        if name in home or names.index(name) != i:
+            problems.append(Problem(f"spawner.kubernetes.extra_volumes.{i}.name", f"volume name {name!r} is already used"))
+    for i, mount in enumerate(k.extra_volume_mounts):
+        if mount.name not in names + home:
+            problems.append(
+                Problem(f"spawner.kubernetes.extra_volume_mounts.{i}.name", f"no volume named {mount.name!r}")
+            )
     return problems
 
 

@@ -13,13 +13,25 @@ import re
 from typing import Annotated, Literal
 
 from gemhub_sandbox.contract import TOKEN_PATH
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from .kubernetes import (
+    EnvFrom,
+    ImagePullPolicy,
+    NodeAffinity,
+    NodeSelector,
+    ObjectName,
+    Toleration,
+    Volume,
+    VolumeMount,
+)
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 MEMORY = r"^[0-9]+(\.[0-9]+)?[KMGT]?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
+# traitlets' Config takes a capitalised key as a class (section), any other as a trait.
+CLASS_NAME = r"^[A-Z][A-Za-z0-9_]*$"
+TRAIT_NAME = r"^[a-z_][A-Za-z0-9_]*$"
 
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+", value):
@@ -31,6 +43,9 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Username = Annotated[str, Field(pattern=USERNAME)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Memory = Annotated[str, Field(pattern=MEMORY, examples=["512M", "2G"])]
+EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+ClassName = Annotated[str, Field(pattern=CLASS_NAME)]
+TraitName = Annotated[str, Field(pattern=TRAIT_NAME)]
 
 
 class Section(BaseModel):
@@ -78,6 +93,20 @@ class HubSection(Section):
     )
     credentials_port: Port = Field(
         8030, description="Port of the credentials service on 127.0.0.1 (the hub proxies it)."
+    )
+    extra_config: dict[ClassName, dict[TraitName, JsonValue]] = Field(
+        {},
+        description="Any other JupyterHub trait, by class and trait name, with a JSON value: "
+        "`{JupyterHub: {concurrent_spawn_limit: 50}}` sets `c.JupyterHub.concurrent_spawn_limit`. Applied after "
+        "gemhub's own settings, so it wins over them; a value replaces the trait's whole value (no merging). "
+        "The escape hatch for what gemhub.yaml does not name (z2jh `hub.config`).",
+        examples=[{"JupyterHub": {"concurrent_spawn_limit": 50}, "KubeSpawner": {"start_timeout": 600}}],
+    )
+    config_d: str | None = Field(
+        None,
+        description="Folder of extra JupyterHub config files (`*.py`), run in sorted name order after gemhub's "
+        "settings and `extra_config`, with `c` the hub's config (as z2jh `hub.extraConfig` and TLJH "
+        "`jupyterhub_config.d`). Relative to the config file; the hub does not start if it is missing.",
     )
 
     @field_validator("base_url")
@@ -180,6 +209,16 @@ class AuthSection(Section):
     oauth: OAuthAuth | None = Field(None, description="Settings for `type: oauth` (required there).")
 
 
+class ProfileKubernetes(Section):
+    cpu_guarantee: float | None = Field(None, gt=0, description="CPU cores reserved (default: spawner.kubernetes's).")
+    mem_guarantee: Memory | None = Field(None, description="Memory reserved (default: spawner.kubernetes's).")
+    image_pull_policy: ImagePullPolicy | None = Field(None, description="Replaces spawner.kubernetes's.")
+    node_selector: NodeSelector = Field({}, description="Node labels added to spawner.kubernetes's.")
+    tolerations: list[Toleration] | None = Field(None, description="Replace spawner.kubernetes's tolerations.")
+    node_affinity: NodeAffinity | None = Field(None, description="Replaces spawner.kubernetes's node affinity.")
+    extra_env: dict[EnvName, EnvFrom] = Field({}, description="Added to spawner.kubernetes.extra_env.")
+
+
 class Profile(Section):
     slug: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] = Field(description="Short id of the profile.")
     display_name: str = Field(description="Name shown on the spawn page.")
@@ -188,6 +227,9 @@ class Profile(Section):
     cpu_limit: float | None = Field(None, gt=0, description="CPU cores (default: spawner.cpu_limit).")
     mem_limit: Memory | None = Field(None, description="Memory (default: spawner.mem_limit).")
     default: bool = Field(False, description="Preselected on the spawn page.")
+    kubernetes: ProfileKubernetes | None = Field(
+        None, description="Kubernetes settings of this profile (z2jh `profileList[].kubespawner_override`)."
+    )
 
 
 class LocalSpawner(Section):
@@ -231,6 +273,39 @@ class KubernetesSpawner(Section):
     )
     storage_class: str | None = Field(None, description="StorageClass of home volumes.")
     home_dir: str = Field("/home/jovyan", description="Home folder inside the user image.")
+    cpu_guarantee: float | None = Field(
+        None, gt=0, description="CPU cores reserved per user pod (z2jh `singleuser.cpu.guarantee`)."
+    )
+    mem_guarantee: Memory | None = Field(
+        None, description="Memory reserved per user pod (z2jh `singleuser.memory.guarantee`)."
+    )
+    image_pull_policy: ImagePullPolicy | None = Field(
+        None, description="When the user image is pulled (z2jh `singleuser.image.pullPolicy`); default: Kubernetes'."
+    )
+    image_pull_secrets: list[ObjectName] = Field(
+        [], description="Secrets (docker-registry type) for pulling user images (z2jh `singleuser.image.pullSecrets`)."
+    )
+    node_selector: NodeSelector = Field(
+        {}, description="Node labels user pods must run on (z2jh `singleuser.nodeSelector`)."
+    )
+    tolerations: list[Toleration] = Field(
+        [], description="Taints user pods tolerate (z2jh `singleuser.extraTolerations`), Kubernetes spelling."
+    )
+    node_affinity: NodeAffinity = Field(
+        default_factory=NodeAffinity, description="Nodes user pods require or prefer (z2jh `singleuser.extraNodeAffinity`)."
+    )
+    extra_volumes: list[Volume] = Field(
+        [], description="More volumes for user pods (z2jh `singleuser.storage.extraVolumes`); no hostPath."
+    )
+    extra_volume_mounts: list[VolumeMount] = Field(
+        [], description="Where they are mounted (z2jh `singleuser.storage.extraVolumeMounts`)."
+    )
+    extra_env: dict[EnvName, EnvFrom] = Field(
+        {},
+        description="Variables read from Secrets, ConfigMaps or the pod (z2jh `singleuser.extraEnv` with "
+        "`valueFrom`): the pod spec names the Secret and key, never the value.",
+        examples=[{"DB_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "team-db", "key": "password"}}}}],
+    )
 
 
 class SpawnerSection(Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import GemhubConfig
+from ..config import ConfigError, GemhubConfig, Problem
 from ..paths import Paths, proxy_command
 from . import auth, credentials_hook, log_redaction, services, spawners
 
@@ -37,4 +37,26 @@ def configure(c, cfg: GemhubConfig, config_file: str | Path | None) -> Paths:
     spawners.apply(c, cfg, paths)
     credentials_hook.apply(c, cfg, paths)
     services.apply(c, cfg, paths)
+    apply_extra_config(c, cfg)
+    run_config_d(c, paths.config_d, str(config_file or "<defaults>"))
     return paths
+
+
+def apply_extra_config(c, cfg: GemhubConfig) -> None:
+    """hub.extra_config: set each trait as written, replacing what gemhub set."""
+    for class_name, traits in cfg.hub.extra_config.items():
+        section = c[class_name]
+        for trait, value in traits.items():
+            section[trait] = value
+
+
+def run_config_d(c, folder: Path | None, source: str) -> None:
+    """hub.config_d: run each `*.py` in sorted name order with `c` in scope, as JupyterHub
+    runs jupyterhub_config.py (and TLJH its jupyterhub_config.d), so they may set anything."""
+    if folder is None:
+        return
+    if not folder.is_dir():
+        raise ConfigError(source, [Problem("hub.config_d", f"folder not found: {folder}")])
+    for file in sorted(folder.glob("*.py")):
+        code = compile(file.read_text(), str(file), "exec")
+        exec(code, {"c": c, "get_config": lambda: c, "__file__": str(file), "__name__": "__config__"})

@@ -26,8 +26,7 @@ config_file = os.environ.get("GEMHUB_CONFIG") or None
 overrides = json.loads(os.environ.get("GEMHUB_CONFIG_OVERRIDES") or "{}")
 try:
     gemhub_config = load_config(config_file, overrides)
+    configure(c, gemhub_config, config_file)  # raises ConfigError for a missing hub.config_d
 except ConfigError as error:
     print(f"gemhub: invalid configuration, the hub will not start:\n{error}", file=sys.stderr)
     sys.exit(2)
-
-configure(c, gemhub_config, config_file)

@@ -83,18 +83,70 @@ def _docker(c, cfg: GemhubConfig, paths: Paths) -> None:
         }
 
 
+def _dump(objects) -> list[dict]:
+    """Kubernetes objects from the model as the API spells them, unset keys left out."""
+    return [o.model_dump(exclude_none=True) for o in objects]
+
+
+def _env_from(extra_env) -> dict[str, dict]:
+    """KubeSpawner environment entries with `valueFrom` (full EnvVar dicts): the pod names
+    the Secret and key, the value never passes through the hub."""
+    return {name: {"name": name, **entry.model_dump(exclude_none=True)} for name, entry in extra_env.items()}
+
+
+def _profile_override(p, k) -> dict:
+    """A profile's kubespawner_override: only what the profile sets. KubeSpawner merges dict
+    values (node_selector, environment) into the spawner's and replaces the others."""
+    override = {
+        key: value
+        for key, value in (("image", p.image), ("cpu_limit", p.cpu_limit), ("mem_limit", p.mem_limit))
+        if value is not None
+    }
+    pk = p.kubernetes
+    if pk is None:
+        return override
+    for key in ("cpu_guarantee", "mem_guarantee", "image_pull_policy"):
+        if getattr(pk, key) is not None:
+            override[key] = getattr(pk, key)
+    if pk.node_selector:
+        override["node_selector"] = dict(pk.node_selector)
+    if pk.tolerations is not None:
+        override["tolerations"] = _dump(pk.tolerations)
+    if pk.node_affinity is not None:
+        override["node_affinity_required"] = _dump(pk.node_affinity.required)
+        override["node_affinity_preferred"] = _dump(pk.node_affinity.preferred)
+    if pk.extra_env:
+        override["environment"] = _env_from(pk.extra_env)
+    return override
+
+
 def _kubernetes(c, cfg: GemhubConfig, paths: Paths) -> None:
     k = cfg.spawner.kubernetes
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
     c.KubeSpawner.image = cfg.spawner.image
     c.KubeSpawner.namespace = k.namespace
+    volumes, mounts = [], []
     if k.storage_capacity:
         c.KubeSpawner.storage_pvc_ensure = True
         c.KubeSpawner.storage_capacity = k.storage_capacity
         if k.storage_class:
             c.KubeSpawner.storage_class = k.storage_class
-        c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}]
-        c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": k.home_dir}]
+        volumes.append({"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}})
+        mounts.append({"name": "home", "mountPath": k.home_dir})
+    c.KubeSpawner.volumes = volumes + _dump(k.extra_volumes)
+    c.KubeSpawner.volume_mounts = mounts + _dump(k.extra_volume_mounts)
+    if k.cpu_guarantee is not None:
+        c.KubeSpawner.cpu_guarantee = k.cpu_guarantee
+    if k.mem_guarantee is not None:
+        c.KubeSpawner.mem_guarantee = k.mem_guarantee
+    if k.image_pull_policy is not None:
+        c.KubeSpawner.image_pull_policy = k.image_pull_policy
+    c.KubeSpawner.image_pull_secrets = list(k.image_pull_secrets)
+    c.KubeSpawner.node_selector = dict(k.node_selector)
+    c.KubeSpawner.tolerations = _dump(k.tolerations)
+    c.KubeSpawner.node_affinity_required = _dump(k.node_affinity.required)
+    c.KubeSpawner.node_affinity_preferred = _dump(k.node_affinity.preferred)
+    c.Spawner.environment.update(_env_from(k.extra_env))
     if cfg.spawner.profiles:
         c.KubeSpawner.profile_list = [
             {
@@ -102,11 +154,7 @@ def _kubernetes(c, cfg: GemhubConfig, paths: Paths) -> None:
                 "slug": p.slug,
                 "description": p.description,
                 "default": p.default,
-                "kubespawner_override": {
-                    key: value
-                    for key, value in (("image", p.image), ("cpu_limit", p.cpu_limit), ("mem_limit", p.mem_limit))
-                    if value is not None
-                },
+                "kubespawner_override": _profile_override(p, k),
             }
             for p in cfg.spawner.profiles
         ]
