@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -42,8 +41,19 @@ def reference_cmd(readme: str | None) -> None:
 
 
 @config.command()
-def schema() -> None:
-    """Print the JSON schema of gemhub.yaml."""
-    from ..config import reference
+@click.option("--chart", is_flag=True, help="The Helm chart's values schema (gemhub.yaml under `gemhub:`).")
+@click.option("--write", "target", type=click.Path(dir_okay=False), help="Write it to this file instead of printing.")
+def schema(chart: bool, target: str | None) -> None:
+    """Print the JSON schema of gemhub.yaml (or of the Helm chart's values)."""
+    from ..config import schema as schemas
 
-    click.echo(json.dumps(reference.json_schema(), indent=2))
+    text = schemas.dumps(schemas.chart_schema() if chart else schemas.model_schema())
+    if not target:
+        click.echo(text, nl=False)
+        return
+    path = Path(target)
+    changed = not path.exists() or path.read_text() != text
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    click.echo(f"{target}: {'updated' if changed else 'already up to date'}")
