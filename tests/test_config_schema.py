@@ -68,6 +68,11 @@ def test_schema_accepts_the_examples(example):
         ({"spawner": {"kubernetes": {"extra_volumes": [{"name": "n", "hostPath": {"path": "/"}}]}}},
          "/gemhub/spawner/kubernetes/extra_volumes/0"),
         ({"spawner": {"mem_limit": "-1G"}}, "/gemhub/spawner/mem_limit"),
+        # The model's one-source rules, also in the schema:
+        ({"spawner": {"kubernetes": {"extra_volumes": [{"name": "n", "emptyDir": {}, "secret": {"secretName": "s"}}]}}},
+         "/gemhub/spawner/kubernetes/extra_volumes/0"),
+        ({"spawner": {"kubernetes": {"extra_env": {"X": {"valueFrom": {}}}}}},
+         "/gemhub/spawner/kubernetes/extra_env/X/valueFrom"),
     ],
 )
 def test_chart_schema_rejects_bad_values_where_they_are(gemhub, where):

@@ -83,15 +83,25 @@ class FieldRef(KubeObject):
     fieldPath: str = Field(description="Field of the pod, e.g. `spec.nodeName` or `status.podIP`.")
 
 
+def _exactly_one_of(*names: str) -> ConfigDict:
+    """The one-source rule in the JSON schema too, so Helm checks it as the model does."""
+    return ConfigDict(json_schema_extra={"oneOf": [{"required": [name]} for name in names]})
+
+
+ENV_SOURCES = ("secretKeyRef", "configMapKeyRef", "fieldRef")
+
+
 class EnvVarSource(KubeObject):
+    model_config = _exactly_one_of(*ENV_SOURCES)
+
     secretKeyRef: KeyRef | None = Field(None, description="Read the value from a key of a Secret.")
     configMapKeyRef: KeyRef | None = Field(None, description="Read the value from a key of a ConfigMap.")
     fieldRef: FieldRef | None = Field(None, description="Read the value from a field of the pod.")
 
     @model_validator(mode="after")
     def _one_source(self) -> "EnvVarSource":
-        if sum(x is not None for x in (self.secretKeyRef, self.configMapKeyRef, self.fieldRef)) != 1:
-            raise ValueError("give exactly one of secretKeyRef, configMapKeyRef, fieldRef")
+        if sum(getattr(self, name) is not None for name in ENV_SOURCES) != 1:
+            raise ValueError(f"give exactly one of {', '.join(ENV_SOURCES)}")
         return self
 
 
@@ -105,6 +115,8 @@ VOLUME_SOURCES = ("configMap", "secret", "persistentVolumeClaim", "emptyDir", "n
 
 
 class Volume(KubeObject):
+    model_config = _exactly_one_of(*VOLUME_SOURCES)
+
     name: VolumeName = Field(description="Name the volume mounts refer to (`home` is gemhub's).")
     configMap: dict[str, JsonValue] | None = Field(None, description="A ConfigMap volume source.")
     secret: dict[str, JsonValue] | None = Field(None, description="A Secret volume source.")
