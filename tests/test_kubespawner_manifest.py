@@ -81,14 +81,26 @@ def pod_for(config, username: str, profile: str | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(tmp_path_factory):
-    with KubeApiStandIn(token=secrets.token_hex(16)) as api:
-        yield api.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig")
+def kube_client_config(tmp_path_factory):
+    """KubeSpawner's client set up from the stand-in's kubeconfig, whatever ran before.
+
+    kubernetes_asyncio reads $KUBECONFIG once, at import (KUBE_CONFIG_DEFAULT_LOCATION),
+    and kubespawner caches the loaded config for the process (`clients.load_config`), so
+    setting the variable is not enough once another test module imported kubespawner."""
+    import kubernetes_asyncio.config.kube_config as kube_config
+    from kubespawner import clients
+
+    with KubeApiStandIn(token=secrets.token_hex(16)) as api, pytest.MonkeyPatch.context() as patch:
+        path = str(api.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig"))
+        patch.setenv("KUBECONFIG", path)
+        patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", path)
+        clients.load_config.cache_clear()
+        yield
+        clients.load_config.cache_clear()
 
 
 @pytest.fixture
-def hub(monkeypatch, tmp_path, kubeconfig):
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+def hub(monkeypatch, tmp_path, kube_client_config):
     path = tmp_path / "gemhub.yaml"
     path.write_text(yaml.safe_dump(CONFIG))
     config, _ = hub_config(monkeypatch, tmp_path, path)
