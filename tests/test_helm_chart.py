@@ -17,18 +17,22 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+from click.testing import CliRunner
+from gemhub.cli import cli
 
 from support.loopback_http import JsonHandler, LoopbackServer
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 CHART = CHECKOUT / "helm" / "gemhub"
 HELM = CHECKOUT / ".gemhub" / "tools" / "bin" / "helm"
+EXAMPLES = sorted((CHECKOUT / "helm" / "examples").glob("*.yaml"))
+# The chart's defaults and each example: every test over `values` runs on all of them.
+VALUES = [pytest.param((), id="defaults")] + [pytest.param(("-f", str(f)), id=f.stem) for f in EXAMPLES]
 RELEASE, NAMESPACE = "t", "gemhub"
 # Kinds whose objects hold a pod template, and where it is.
 POD_SPEC_PATHS = {
@@ -73,9 +77,16 @@ def helm_template(helm: Path, *args: str, check: bool = True) -> subprocess.Comp
     return run
 
 
+_rendered: dict[tuple[str, ...], str] = {}
+
+
 def render(helm: Path, *args: str) -> list[dict]:
-    """The rendered documents (empty ones dropped)."""
-    return [doc for doc in yaml.safe_load_all(helm_template(helm, *args).stdout) if doc]
+    """The rendered documents (empty ones dropped); each set of arguments is rendered once per
+    session and parsed afresh for every caller. (The hub Secret's generated values therefore
+    repeat between callers of the same arguments; tests of generation render their own.)"""
+    if args not in _rendered:
+        _rendered[args] = helm_template(helm, *args).stdout
+    return [doc for doc in yaml.safe_load_all(_rendered[args]) if doc]
 
 
 def find(docs: list[dict], kind: str, name: str) -> dict:
@@ -98,8 +109,22 @@ def gemhub_yaml(docs: list[dict]) -> dict:
     return yaml.safe_load(find(docs, "ConfigMap", f"{RELEASE}-gemhub-hub")["data"]["gemhub.yaml"])
 
 
-def test_lint_strict(helm):
-    run = subprocess.run([helm, "lint", "--strict", CHART], capture_output=True, text=True, timeout=120)
+def assert_gemhub_config_validate_passes(docs: list[dict], folder: Path) -> None:
+    """`gemhub config validate` (the command itself, in-process) on exactly the text the hub
+    will read from its ConfigMap."""
+    config_file = folder / "gemhub.yaml"
+    config_file.write_text(find(docs, "ConfigMap", f"{RELEASE}-gemhub-hub")["data"]["gemhub.yaml"])
+    result = CliRunner().invoke(cli, ["config", "validate", str(config_file)])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_examples_exist():
+    assert {f.stem for f in EXAMPLES} >= {"minimal", "oauth-postgres", "ingress-tls", "profiles"}
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_lint_strict(helm, values):
+    run = subprocess.run([helm, "lint", "--strict", CHART, *values], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -115,10 +140,11 @@ def test_default_render_has_the_hub_and_the_proxy(helm):
     assert labels["app.kubernetes.io/instance"] == RELEASE and labels["app.kubernetes.io/component"] == "hub"
 
 
+@pytest.mark.parametrize("values", VALUES)
 @pytest.mark.parametrize("which", ["oldest", "newest"])
-def test_manifests_match_the_kubernetes_schemas(helm, which):
+def test_manifests_match_the_kubernetes_schemas(helm, which, values):
     version = oldest_supported() if which == "oldest" else newest_supported()
-    docs = render(helm, "--kube-version", f"{version}.0")
+    docs = render(helm, "--kube-version", f"{version}.0", *values)
     assert docs
     for doc in docs:
         try:
@@ -134,10 +160,11 @@ def test_kubernetes_older_than_supported_is_refused(helm):
     assert run.returncode != 0 and "kubeVersion" in run.stderr, run.stderr
 
 
-def test_policy_every_pod_is_locked_down(helm):
+@pytest.mark.parametrize("values", VALUES)
+def test_policy_every_pod_is_locked_down(helm, values):
     """Non-root, seccomp RuntimeDefault, no privilege, ALL capabilities dropped, read-only root
     filesystem, resources on every container, and nothing from the node (hostPath, host namespaces)."""
-    specs = list(pod_specs(render(helm)))
+    specs = list(pod_specs(render(helm, *values)))
     assert len(specs) >= 2
     for where, spec in specs:
         pod_security = spec.get("securityContext", {})
@@ -198,12 +225,12 @@ def test_configmap_gemhub_yaml_is_valid_and_carries_the_chart_keys(helm, tmp_pat
         "concurrent_spawn_limit": 50,
     }
     find(docs, "Service", f"{RELEASE}-gemhub-proxy-api")  # the URL's Service exists
-    # Exactly the text the hub will read, through the command every target uses.
-    config_file = tmp_path / "gemhub.yaml"
-    config_file.write_text(find(docs, "ConfigMap", f"{RELEASE}-gemhub-hub")["data"]["gemhub.yaml"])
-    run = subprocess.run([sys.executable, "-m", "gemhub", "config", "validate", config_file],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert_gemhub_config_validate_passes(docs, tmp_path)
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_rendered_gemhub_yaml_passes_gemhub_config_validate(helm, values, tmp_path):
+    assert_gemhub_config_validate_passes(render(helm, *values), tmp_path)
 
 
 def test_hub_mounts_the_configmap_it_runs(helm):
@@ -324,3 +351,50 @@ def test_hub_secret_is_kept_across_upgrades_by_lookup(helm, tmp_path):
     assert data["crypt-key"] == existing["crypt-key"]  # kept
     assert data["cookie-secret"] == "c" * 64  # given in the values: wins over the kept one
     assert re.fullmatch(r"[0-9a-f]{64}", data["proxy-token"])  # missing: generated
+
+
+def example(name: str) -> tuple[str, str]:
+    return "-f", str(CHECKOUT / "helm" / "examples" / f"{name}.yaml")
+
+
+def test_ingress_example_routes_the_base_url_to_proxy_public_with_tls(helm):
+    docs = render(helm, *example("ingress-tls"))
+    ingress = find(docs, "Ingress", f"{RELEASE}-gemhub-proxy")["spec"]
+    (rule,) = ingress["rules"]
+    (path,) = rule["http"]["paths"]
+    assert rule["host"] == "hub.example.org" and path["path"] == "/eo/"
+    assert path["backend"]["service"] == {"name": f"{RELEASE}-gemhub-proxy-public", "port": {"name": "http"}}
+    assert ingress["tls"] == [{"hosts": ["hub.example.org"], "secretName": "gemhub-tls"}]
+    assert gemhub_yaml(docs)["hub"]["base_url"] == "/eo/"
+    assert find(docs, "Service", f"{RELEASE}-gemhub-proxy-public")["spec"]["type"] == "ClusterIP"
+    assert not [d for d in render(helm) if d["kind"] == "Ingress"]  # off by default
+
+
+def test_oauth_postgres_example_names_its_secrets_and_never_holds_them(helm):
+    docs = render(helm, *example("oauth-postgres"))
+    hub = find(docs, "Deployment", f"{RELEASE}-gemhub-hub")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in hub["env"]}
+    assert env["GEMHUB_OAUTH_CLIENT_SECRET"]["valueFrom"] == {"secretKeyRef": {"name": "gemhub-oauth", "key": "client-secret"}}
+    assert env["PGPASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "gemhub-db", "key": "password"}}
+    cfg = gemhub_yaml(docs)
+    assert cfg["auth"]["oauth"]["client_secret_env"] == "GEMHUB_OAUTH_CLIENT_SECRET"
+    assert cfg["hub"]["db_url"] == "postgresql://gemhub@postgres.databases.svc:5432/gemhub"
+    assert "db-password" not in find(docs, "Secret", f"{RELEASE}-gemhub-hub")["data"]  # given only by hub.db.password
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+
+
+def test_db_password_value_goes_to_the_hub_secret_and_pgpassword(helm):
+    docs = render(helm, "--set", "hub.db.type=postgres", "--set", "hub.db.url=postgresql://gemhub@db:5432/gemhub",
+                  "--set", "hub.db.password=not-in-the-configmap")
+    secret = find(docs, "Secret", f"{RELEASE}-gemhub-hub")
+    assert base64.b64decode(secret["data"]["db-password"]).decode() == "not-in-the-configmap"
+    hub = find(docs, "Deployment", f"{RELEASE}-gemhub-hub")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": f"{RELEASE}-gemhub-hub", "key": "db-password"}}} in hub["env"]
+    assert "not-in-the-configmap" not in find(docs, "ConfigMap", f"{RELEASE}-gemhub-hub")["data"]["gemhub.yaml"]
+
+
+def test_profiles_example_reaches_gemhub_yaml(helm):
+    cfg = gemhub_yaml(render(helm, *example("profiles")))
+    assert [p["slug"] for p in cfg["spawner"]["profiles"]] == ["standard", "large", "pinned"]
+    assert cfg["spawner"]["image"] == "gemhub/user:latest" and cfg["spawner"]["cpu_limit"] == 1
+    assert cfg["spawner"]["kubernetes"]["storage_capacity"] == "20G"
