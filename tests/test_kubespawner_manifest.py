@@ -118,6 +118,10 @@ def test_default_profile_pod(hub):
     assert container["resources"] == {"limits": {"cpu": 2, "memory": 4 * GiB},
                                       "requests": {"cpu": 0.5, "memory": 1 * GiB}}
     assert spec["nodeSelector"] == {"node-role.example.org/users": "true"}
+    assert spec["securityContext"] == {"fsGroup": 1000}
+    assert container["securityContext"] == {
+        "runAsUser": 1000, "runAsNonRoot": True, "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
     assert {"key": "users", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in spec["tolerations"]
     [preferred] = spec["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     assert preferred["weight"] == 10

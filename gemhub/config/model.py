@@ -273,6 +273,14 @@ class KubernetesSpawner(Section):
     )
     storage_class: str | None = Field(None, description="StorageClass of home volumes.")
     home_dir: str = Field("/home/jovyan", description="Home folder inside the user image.")
+    uid: int = Field(
+        1000, ge=1, description="User id the user container runs as, never root (z2jh `singleuser.uid`; "
+        "gemhub/user's jovyan)."
+    )
+    fs_gid: int | None = Field(
+        1000, ge=1, description="Group that owns mounted volumes, so the home volume is writable (z2jh "
+        "`singleuser.fsGid`; 1000 is gemhub/user's jovyan group, where z2jh's 100 fits the docker-stacks images)."
+    )
     cpu_guarantee: float | None = Field(
         None, gt=0, description="CPU cores reserved per user pod (z2jh `singleuser.cpu.guarantee`)."
     )

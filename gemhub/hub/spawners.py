@@ -120,11 +120,22 @@ def _profile_override(p, k) -> dict:
     return override
 
 
+USER_CONTAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
 def _kubernetes(c, cfg: GemhubConfig, paths: Paths) -> None:
     k = cfg.spawner.kubernetes
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
     c.KubeSpawner.image = cfg.spawner.image
     c.KubeSpawner.namespace = k.namespace
+    c.KubeSpawner.uid = k.uid
+    c.KubeSpawner.fs_gid = k.fs_gid
+    # Hardened as the chart's own containers; KubeSpawner already sets allowPrivilegeEscalation false.
+    c.KubeSpawner.container_security_context = USER_CONTAINER_SECURITY
     volumes, mounts = [], []
     if k.storage_capacity:
         c.KubeSpawner.storage_pvc_ensure = True
