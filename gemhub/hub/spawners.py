@@ -6,6 +6,7 @@ timeouts, environment and default URL are set once on the base Spawner.
 
 from __future__ import annotations
 
+import copy
 import os
 
 from gemhub_sandbox.contract import environment as sandbox_environment
@@ -94,7 +95,7 @@ def _env_from(extra_env) -> dict[str, dict]:
     return {name: {"name": name, **entry.model_dump(exclude_none=True)} for name, entry in extra_env.items()}
 
 
-def _profile_override(p, k) -> dict:
+def _profile_override(p) -> dict:
     """A profile's kubespawner_override: only what the profile sets. KubeSpawner merges dict
     values (node_selector, environment) into the spawner's and replaces the others."""
     override = {
@@ -135,7 +136,7 @@ def _kubernetes(c, cfg: GemhubConfig, paths: Paths) -> None:
     c.KubeSpawner.uid = k.uid
     c.KubeSpawner.fs_gid = k.fs_gid
     # Hardened as the chart's own containers; KubeSpawner already sets allowPrivilegeEscalation false.
-    c.KubeSpawner.container_security_context = USER_CONTAINER_SECURITY
+    c.KubeSpawner.container_security_context = copy.deepcopy(USER_CONTAINER_SECURITY)
     volumes, mounts = [], []
     if k.storage_capacity:
         c.KubeSpawner.storage_pvc_ensure = True
@@ -165,7 +166,7 @@ def _kubernetes(c, cfg: GemhubConfig, paths: Paths) -> None:
                 "slug": p.slug,
                 "description": p.description,
                 "default": p.default,
-                "kubespawner_override": _profile_override(p, k),
+                "kubespawner_override": _profile_override(p),
             }
             for p in cfg.spawner.profiles
         ]
