@@ -67,6 +67,19 @@ def helm() -> Path:
     return HELM
 
 
+@pytest.fixture(scope="session")
+def k8s_schemas():
+    """kubernetes-validate re-reads and parses its large definitions file on every call; the
+    parsed schemas are only read, so one parse per file serves the session (ten times faster)."""
+    import functools
+
+    from kubernetes_validate import utils
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utils, "schema_contents", functools.lru_cache(maxsize=None)(utils.schema_contents))
+        yield
+
+
 def helm_template(helm: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     run = subprocess.run(
         [helm, "template", RELEASE, CHART, "--namespace", NAMESPACE, *args],
@@ -142,7 +155,7 @@ def test_default_render_has_the_hub_and_the_proxy(helm):
 
 @pytest.mark.parametrize("values", VALUES)
 @pytest.mark.parametrize("which", ["oldest", "newest"])
-def test_manifests_match_the_kubernetes_schemas(helm, which, values):
+def test_manifests_match_the_kubernetes_schemas(helm, k8s_schemas, which, values):
     version = oldest_supported() if which == "oldest" else newest_supported()
     docs = render(helm, "--kube-version", f"{version}.0", *values)
     assert docs
@@ -278,7 +291,12 @@ class ClusterStandIn(LoopbackServer):
     CORE = {"serviceaccounts": "ServiceAccount", "configmaps": "ConfigMap", "secrets": "Secret",
             "persistentvolumeclaims": "PersistentVolumeClaim", "services": "Service"}
     GROUPS = {"apps/v1": {"deployments": "Deployment"},
-              "rbac.authorization.k8s.io/v1": {"roles": "Role", "rolebindings": "RoleBinding"}}
+              "rbac.authorization.k8s.io/v1": {"roles": "Role", "rolebindings": "RoleBinding"},
+              "networking.k8s.io/v1": {"networkpolicies": "NetworkPolicy", "ingresses": "Ingress"}}
+
+    @classmethod
+    def kinds(cls) -> set[tuple[str, str]]:
+        return {("v1", k) for k in cls.CORE.values()} | {(gv, k) for gv, kinds in cls.GROUPS.items() for k in kinds.values()}
 
     def __init__(self, objects: dict[str, dict]):
         self.paths: list[str] = []
@@ -333,6 +351,8 @@ def test_hub_secret_is_kept_across_upgrades_by_lookup(helm, tmp_path):
                      "annotations": {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE}},
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in existing.items()},
     }
+    missing = {(d["apiVersion"], d["kind"]) for d in render(helm)} - ClusterStandIn.kinds()
+    assert not missing, f"teach ClusterStandIn these kinds: {missing}"
     home = tmp_path / "home"
     home.mkdir()
     with ClusterStandIn({f"/api/v1/namespaces/{NAMESPACE}/secrets/{name}": secret}) as cluster:
@@ -398,3 +418,86 @@ def test_profiles_example_reaches_gemhub_yaml(helm):
     assert [p["slug"] for p in cfg["spawner"]["profiles"]] == ["standard", "large", "pinned"]
     assert cfg["spawner"]["image"] == "gemhub/user:latest" and cfg["spawner"]["cpu_limit"] == 1
     assert cfg["spawner"]["kubernetes"]["storage_capacity"] == "20G"
+
+
+def egress_allows(policy: dict, ip: str, port: int, protocol: str = "TCP") -> bool:
+    """Whether `policy`'s egress rules admit a connection to a raw IP address (peers that select
+    pods or namespaces are not raw addresses and never match here)."""
+    import ipaddress
+
+    address = ipaddress.ip_address(ip)
+    for rule in policy["spec"].get("egress", []):
+        ports = rule.get("ports")
+        if ports and not any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports):
+            continue
+        peers = rule.get("to")
+        if not peers:
+            return True
+        for peer in peers:
+            block = peer.get("ipBlock")
+            if block and address in ipaddress.ip_network(block["cidr"]) and not any(
+                    address in ipaddress.ip_network(e) for e in block.get("except", [])):
+                return True
+    return False
+
+
+def user_pod_policy(docs: list[dict]) -> dict:
+    """The NetworkPolicy that selects the pods KubeSpawner will make for this release."""
+    extra_labels = gemhub_yaml(docs)["hub"]["extra_config"]["KubeSpawner"]["extra_labels"]
+    user_pod_labels = {"app.kubernetes.io/component": "singleuser-server", "component": "singleuser-server",
+                       **extra_labels}
+    (policy,) = [d for d in docs if d["kind"] == "NetworkPolicy"
+                 and d["spec"]["podSelector"]["matchLabels"].items() <= user_pod_labels.items()]
+    return policy
+
+
+# Addresses a user pod must not reach by default: the cloud metadata server, and private ranges
+# (other users' pods, cluster services, the node); and what it must reach.
+FORBIDDEN = [("169.254.169.254", 80), ("10.12.0.7", 8888), ("172.20.1.1", 443), ("192.168.1.10", 22),
+             ("10.96.0.1", 443)]
+ALLOWED = [("8.8.8.8", 443, "TCP"), ("151.101.1.1", 80, "TCP"), ("10.96.0.10", 53, "UDP"), ("10.96.0.10", 53, "TCP")]
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_user_pods_may_not_reach_metadata_or_private_ranges(helm, values):
+    policy = user_pod_policy(render(helm, *values))
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    for ip, port in FORBIDDEN:
+        assert not egress_allows(policy, ip, port), f"user pods may reach {ip}:{port}"
+    for ip, port, protocol in ALLOWED:
+        assert egress_allows(policy, ip, port, protocol), f"user pods may not reach {ip}:{port}/{protocol}"
+    # In only from this release's hub and proxy.
+    (rule,) = policy["spec"]["ingress"]
+    assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"]) == ["hub", "proxy"]
+
+
+def test_egress_allow_rules_open_what_they_name(helm):
+    docs = render(helm, "--set", "singleuser.networkPolicy.egressAllowRules.cloudMetadataServer=true",
+                  "--set", "singleuser.networkPolicy.egressAllowRules.privateIPs=true")
+    policy = user_pod_policy(docs)
+    for ip, port in FORBIDDEN:
+        assert egress_allows(policy, ip, port), f"{ip}:{port} still closed"
+
+
+def test_hub_port_only_from_proxy_and_user_pods(helm):
+    docs = render(helm)
+    policy = find(docs, "NetworkPolicy", f"{RELEASE}-gemhub-hub")["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "hub"
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"]) == [
+        "proxy", "singleuser-server"]
+    proxy = find(docs, "NetworkPolicy", f"{RELEASE}-gemhub-proxy")["spec"]
+    api_rule = [r for r in proxy["ingress"] if r["ports"] == [{"port": "api", "protocol": "TCP"}]]
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in api_rule[0]["from"]] == ["hub"]
+
+
+def test_readme_table_lists_exactly_the_chart_owned_keys():
+    """helm/README.md repeats gemhub.ownedKeys of _helpers.tpl for operators; they must agree."""
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    block = re.search(r'define "gemhub.ownedKeys" -}}\n(.*?)\{\{- end }}', helpers, re.S)[1]
+    owned = set(yaml.safe_load(block))
+    readme = (CHECKOUT / "helm" / "README.md").read_text()
+    table = readme[readme.index("| gemhub.yaml key (under `gemhub:`) |"):readme.index("## z2jh names")]
+    listed = {re.match(r"\| `([^`]+)` \|", line)[1] for line in table.splitlines()[2:] if line.startswith("| `")}
+    assert listed == owned

@@ -43,6 +43,16 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
+{{/* The labels of user pods: KubeSpawner's component label, and this release's instance label,
+which the chart has KubeSpawner add (hub.extra_config.KubeSpawner.extra_labels in gemhub.config). */}}
+{{- define "gemhub.singleuserExtraLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+{{- define "gemhub.singleuserSelectorLabels" -}}
+app.kubernetes.io/component: singleuser-server
+{{ include "gemhub.singleuserExtraLabels" . }}
+{{- end }}
+
 {{/* Every label of one component's resources. Call with (list $ "hub"). */}}
 {{- define "gemhub.labels" -}}
 {{ include "gemhub.selectorLabels" . }}
@@ -92,6 +102,7 @@ hub.data_dir: hub.db.pvc (the hub's data volume)
 hub.db_url: hub.db.type and hub.db.url
 hub.extra_config.JupyterHub.hub_bind_url: the chart (the hub listens on its pod's port 8081)
 hub.extra_config.JupyterHub.hub_connect_url: the chart (the hub Service)
+hub.extra_config.KubeSpawner.extra_labels: the chart (user pods carry the release label its NetworkPolicies select)
 spawner.type: the chart (kubernetes)
 spawner.image: singleuser.image.name and singleuser.image.tag
 spawner.cpu_limit: singleuser.cpu.limit
@@ -134,7 +145,8 @@ culling: cull.*
 {{- $api := dict
   "hub_bind_url" (printf "http://:%s" (include "gemhub.hubPort" .))
   "hub_connect_url" (printf "http://%s:%s" (include "gemhub.componentName" (list . "hub")) (include "gemhub.hubPort" .)) }}
-{{- $_ := set $hub "extra_config" (dict "JupyterHub" $api) }}
+{{- $spawnerLabels := dict "extra_labels" (include "gemhub.singleuserExtraLabels" . | fromYaml) }}
+{{- $_ := set $hub "extra_config" (dict "JupyterHub" $api "KubeSpawner" $spawnerLabels) }}
 {{- if eq $v.hub.db.type "postgres" }}
 {{- if not $v.hub.db.url }}
 {{- fail "hub.db.url is required when hub.db.type is postgres" }}
