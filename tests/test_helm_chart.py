@@ -31,8 +31,14 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 CHART = CHECKOUT / "helm" / "gemhub"
 HELM = CHECKOUT / ".gemhub" / "tools" / "bin" / "helm"
 EXAMPLES = sorted((CHECKOUT / "helm" / "examples").glob("*.yaml"))
-# The chart's defaults and each example: every test over `values` runs on all of them.
-VALUES = [pytest.param((), id="defaults")] + [pytest.param(("-f", str(f)), id=f.stem) for f in EXAMPLES]
+# The chart's defaults, each example, and the parts that are off by default: every test over
+# `values` runs on all of them.
+VALUES = (
+    [pytest.param((), id="defaults")]
+    + [pytest.param(("-f", str(f)), id=f.stem) for f in EXAMPLES]
+    + [pytest.param(("--set", "hub.pdb.enabled=true", "--set", "proxy.chp.pdb.enabled=true",
+                     "--set", "proxy.chp.pdb.maxUnavailable=1"), id="pdbs")]
+)
 RELEASE, NAMESPACE = "t", "gemhub"
 # Kinds whose objects hold a pod template, and where it is.
 POD_SPEC_PATHS = {
@@ -501,3 +507,36 @@ def test_readme_table_lists_exactly_the_chart_owned_keys():
     table = readme[readme.index("| gemhub.yaml key (under `gemhub:`) |"):readme.index("## z2jh names")]
     listed = {re.match(r"\| `([^`]+)` \|", line)[1] for line in table.splitlines()[2:] if line.startswith("| `")}
     assert listed == owned
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_every_selector_selects_pods_of_the_chart(helm, values):
+    """Services, PodDisruptionBudgets and NetworkPolicies select the pods they are meant for
+    (a label typo would leave them selecting nothing, which Kubernetes accepts silently).
+    User pods are KubeSpawner's, not rendered here: test_user_pods_may_not_reach_... covers them."""
+    docs = render(helm, *values)
+    pods = {name: spec_labels for name, spec_labels in (
+        (f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["metadata"]["labels"])
+        for d in docs if d["kind"] == "Deployment")}
+    for doc in docs:
+        if doc["kind"] == "Service":
+            selector = doc["spec"]["selector"]
+        elif doc["kind"] in ("PodDisruptionBudget", "NetworkPolicy"):
+            selector = doc["spec"]["podSelector" if doc["kind"] == "NetworkPolicy" else "selector"]["matchLabels"]
+        else:
+            continue
+        if selector.get("app.kubernetes.io/component") == "singleuser-server":
+            continue
+        selected = [name for name, labels in pods.items() if selector.items() <= labels.items()]
+        assert len(selected) == 1, f"{doc['kind']}/{doc['metadata']['name']} selects {selected}"
+
+
+def test_pdbs_are_off_by_default_and_cover_hub_and_proxy_when_on(helm):
+    assert not [d for d in render(helm) if d["kind"] == "PodDisruptionBudget"]
+    docs = render(helm, "--set", "hub.pdb.enabled=true", "--set", "proxy.chp.pdb.enabled=true")
+    pdbs = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "PodDisruptionBudget"}
+    assert pdbs == {
+        f"{RELEASE}-gemhub-{c}": {"minAvailable": 1, "selector": {"matchLabels": {
+            "app.kubernetes.io/name": "gemhub", "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": c}}}
+        for c in ("hub", "proxy")
+    }
