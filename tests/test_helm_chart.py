@@ -38,6 +38,8 @@ VALUES = (
     + [pytest.param(("-f", str(f)), id=f.stem) for f in EXAMPLES]
     + [pytest.param(("--set", "hub.pdb.enabled=true", "--set", "proxy.chp.pdb.enabled=true",
                      "--set", "proxy.chp.pdb.maxUnavailable=1"), id="pdbs")]
+    + [pytest.param(("--set-string", "hub.extraConfig.10-limits=c.JupyterHub.concurrent_spawn_limit = 5"),
+                    id="extra-config")]
 )
 RELEASE, NAMESPACE = "t", "gemhub"
 # Kinds whose objects hold a pod template, and where it is.
@@ -540,3 +542,19 @@ def test_pdbs_are_off_by_default_and_cover_hub_and_proxy_when_on(helm):
             "app.kubernetes.io/name": "gemhub", "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": c}}}
         for c in ("hub", "proxy")
     }
+
+
+def test_extra_config_snippets_reach_the_folder_gemhub_yaml_names(helm):
+    code = "c.JupyterHub.concurrent_spawn_limit = 5"
+    docs = render(helm, "--set-string", f"hub.extraConfig.10-limits={code}")
+    secret = find(docs, "Secret", f"{RELEASE}-gemhub-hub-extra-config")
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {"10-limits.py": code}
+    pod = find(docs, "Deployment", f"{RELEASE}-gemhub-hub")["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["extra-config"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert gemhub_yaml(docs)["hub"]["config_d"] == mounts["extra-config"]
+    assert not mounts["extra-config"].startswith(mounts["config"] + "/")  # not nested in the ConfigMap's mount
+    assert "config_d" not in gemhub_yaml(render(helm))["hub"]  # no snippets, no folder
+    run = helm_template(helm, "--set-string", "hub.extraConfig.bad/name=x", check=False)
+    assert run.returncode != 0 and "hub.extraConfig.bad/name" in run.stderr

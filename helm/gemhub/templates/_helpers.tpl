@@ -86,6 +86,8 @@ imagePullSecrets:
 {{/* Where the hub image keeps its state (GEMHUB_HOME=/srv/gemhub in images/hub/Dockerfile). */}}
 {{- define "gemhub.dataDir" -}}/srv/gemhub/data{{- end }}
 {{- define "gemhub.configDir" -}}/etc/gemhub{{- end }}
+{{- /* Not inside /etc/gemhub: a mount point nested in a ConfigMap volume cannot always be made. */}}
+{{- define "gemhub.configD" -}}/etc/jupyterhub_config.d{{- end }}
 
 {{/*
 The gemhub.yaml keys the chart sets itself, each with the chart key (or the
@@ -100,6 +102,7 @@ hub.external_proxy: the chart (the proxy is its own Deployment)
 hub.proxy_api_url: the chart (the proxy-api Service)
 hub.data_dir: hub.db.pvc (the hub's data volume)
 hub.db_url: hub.db.type and hub.db.url
+hub.config_d: hub.extraConfig
 hub.extra_config.JupyterHub.hub_bind_url: the chart (the hub listens on its pod's port 8081)
 hub.extra_config.JupyterHub.hub_connect_url: the chart (the hub Service)
 hub.extra_config.KubeSpawner.extra_labels: the chart (user pods carry the release label its NetworkPolicies select)
@@ -147,6 +150,9 @@ culling: cull.*
   "hub_connect_url" (printf "http://%s:%s" (include "gemhub.componentName" (list . "hub")) (include "gemhub.hubPort" .)) }}
 {{- $spawnerLabels := dict "extra_labels" (include "gemhub.singleuserExtraLabels" . | fromYaml) }}
 {{- $_ := set $hub "extra_config" (dict "JupyterHub" $api "KubeSpawner" $spawnerLabels) }}
+{{- if $v.hub.extraConfig }}
+{{- $_ := set $hub "config_d" (include "gemhub.configD" .) }}
+{{- end }}
 {{- if eq $v.hub.db.type "postgres" }}
 {{- if not $v.hub.db.url }}
 {{- fail "hub.db.url is required when hub.db.type is postgres" }}
