@@ -279,7 +279,8 @@ def test_postgres_replaces_the_sqlite_volume(helm):
 
 @pytest.mark.parametrize("key, value, owned, instead", [
     ("gemhub.spawner.image", "other/user:1", "gemhub.spawner.image", "singleuser.image.name"),
-    ("gemhub.spawner.kubernetes.namespace", "elsewhere", "gemhub.spawner.kubernetes.namespace", "release namespace"),
+    ("gemhub.spawner.kubernetes.namespace", "elsewhere", "gemhub.spawner.kubernetes", "release namespace"),
+    ("gemhub.spawner.environment.A", "x", "gemhub.spawner.environment", "singleuser.extraEnv"),
     ("gemhub.hub.base_url", "/x/", "gemhub.hub.base_url", "hub.baseUrl"),
     ("gemhub.hub.extra_config.JupyterHub.hub_connect_url", "http://elsewhere:8081",
      "gemhub.hub.extra_config.JupyterHub.hub_connect_url", "the hub Service"),
@@ -558,3 +559,43 @@ def test_extra_config_snippets_reach_the_folder_gemhub_yaml_names(helm):
     assert "config_d" not in gemhub_yaml(render(helm))["hub"]  # no snippets, no folder
     run = helm_template(helm, "--set-string", "hub.extraConfig.bad/name=x", check=False)
     assert run.returncode != 0 and "hub.extraConfig.bad/name" in run.stderr
+
+
+# Every singleuser key the chart maps, set to something other than its default.
+SINGLEUSER = {
+    "imagePullSecrets": ["registry-a"],
+    "singleuser": {
+        "image": {"name": "registry.example/eo/user", "tag": "2026.11", "pullPolicy": "Always",
+                  "pullSecrets": ["registry-b", "registry-a"]},
+        "uid": 1001, "fsGid": 100,
+        "cpu": {"limit": 2, "guarantee": 0.5}, "memory": {"limit": "4G", "guarantee": "1G"},
+        "nodeSelector": {"node.example/pool": "users"},
+        "extraTolerations": [{"key": "users", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+        "extraNodeAffinity": {"required": [{"matchExpressions": [
+            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]},
+        "extraEnv": {"EO_REGION": "eu", "TEAM_TOKEN": {"valueFrom": {"secretKeyRef": {"name": "team", "key": "token"}}}},
+        "storage": {"capacity": "50G", "homeMountPath": "/home/eo", "dynamic": {"storageClass": "fast"},
+                    "extraVolumes": [{"name": "shared", "persistentVolumeClaim": {"claimName": "shared-data"}}],
+                    "extraVolumeMounts": [{"name": "shared", "mountPath": "/shared", "readOnly": True}]},
+    },
+}
+
+
+def test_singleuser_keys_map_to_spawner_kubernetes(helm, tmp_path):
+    values = tmp_path / "singleuser.yaml"
+    values.write_text(yaml.safe_dump(SINGLEUSER))
+    docs = render(helm, "-f", str(values))
+    spawner = gemhub_yaml(docs)["spawner"]
+    su = SINGLEUSER["singleuser"]
+    assert spawner["image"] == "registry.example/eo/user:2026.11"
+    assert spawner["cpu_limit"] == 2 and spawner["mem_limit"] == "4G"
+    assert spawner["environment"] == {"EO_REGION": "eu"}
+    assert spawner["kubernetes"] == {
+        "namespace": NAMESPACE, "storage_capacity": "50G", "storage_class": "fast", "home_dir": "/home/eo",
+        "extra_volumes": su["storage"]["extraVolumes"], "extra_volume_mounts": su["storage"]["extraVolumeMounts"],
+        "uid": 1001, "fs_gid": 100, "image_pull_policy": "Always", "image_pull_secrets": ["registry-a", "registry-b"],
+        "cpu_guarantee": 0.5, "mem_guarantee": "1G", "node_selector": su["nodeSelector"],
+        "tolerations": su["extraTolerations"], "node_affinity": {"required": su["extraNodeAffinity"]["required"], "preferred": []},
+        "extra_env": {"TEAM_TOKEN": su["extraEnv"]["TEAM_TOKEN"]},
+    }
+    assert_gemhub_config_validate_passes(docs, tmp_path)

@@ -110,9 +110,8 @@ spawner.type: the chart (kubernetes)
 spawner.image: singleuser.image.name and singleuser.image.tag
 spawner.cpu_limit: singleuser.cpu.limit
 spawner.mem_limit: singleuser.memory.limit
-spawner.kubernetes.namespace: the release namespace (helm --namespace)
-spawner.kubernetes.storage_capacity: singleuser.storage.capacity
-spawner.kubernetes.storage_class: singleuser.storage.dynamic.storageClass
+spawner.environment: singleuser.extraEnv
+spawner.kubernetes: singleuser.* (z2jh's names) and the release namespace
 culling: cull.*
 {{- end }}
 
@@ -161,11 +160,36 @@ culling: cull.*
 {{- else if ne $v.hub.db.type "sqlite-pvc" }}
 {{- fail (printf "hub.db.type must be sqlite-pvc or postgres (got %v)" $v.hub.db.type) }}
 {{- end }}
-{{- $kube := dict "namespace" .Release.Namespace "storage_capacity" $v.singleuser.storage.capacity }}
-{{- with $v.singleuser.storage.dynamic.storageClass }}
-{{- $_ := set $kube "storage_class" . }}
+{{- $su := $v.singleuser }}
+{{- $kube := dict
+  "namespace" .Release.Namespace
+  "storage_capacity" $su.storage.capacity
+  "home_dir" $su.storage.homeMountPath
+  "extra_volumes" $su.storage.extraVolumes
+  "extra_volume_mounts" $su.storage.extraVolumeMounts
+  "uid" $su.uid
+  "fs_gid" $su.fsGid
+  "image_pull_secrets" (concat $v.imagePullSecrets $su.image.pullSecrets | uniq)
+  "node_selector" $su.nodeSelector
+  "tolerations" $su.extraTolerations
+  "node_affinity" $su.extraNodeAffinity }}
+{{- range $key, $value := dict "storage_class" $su.storage.dynamic.storageClass "image_pull_policy" $su.image.pullPolicy "cpu_guarantee" $su.cpu.guarantee "mem_guarantee" $su.memory.guarantee }}
+{{- if not (or (kindIs "invalid" $value) (eq (toString $value) "")) }}
+{{- $_ := set $kube $key $value }}
 {{- end }}
-{{- $spawner := dict "type" "kubernetes" "image" (include "gemhub.image" (list . $v.singleuser.image)) "kubernetes" $kube }}
+{{- end }}
+{{- /* singleuser.extraEnv: plain values go to every target's spawner.environment, valueFrom entries to extra_env. */}}
+{{- $environment := dict }}
+{{- $extraEnv := dict }}
+{{- range $name, $value := $su.extraEnv }}
+{{- if kindIs "map" $value }}
+{{- $_ := set $extraEnv $name $value }}
+{{- else }}
+{{- $_ := set $environment $name (toString $value) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $kube "extra_env" $extraEnv }}
+{{- $spawner := dict "type" "kubernetes" "image" (include "gemhub.image" (list . $su.image)) "kubernetes" $kube "environment" $environment }}
 {{- if not (kindIs "invalid" $v.singleuser.cpu.limit) }}
 {{- $_ := set $spawner "cpu_limit" $v.singleuser.cpu.limit }}
 {{- end }}
