@@ -599,3 +599,33 @@ def test_singleuser_keys_map_to_spawner_kubernetes(helm, tmp_path):
         "extra_env": {"TEAM_TOKEN": su["extraEnv"]["TEAM_TOKEN"]},
     }
     assert_gemhub_config_validate_passes(docs, tmp_path)
+
+
+def test_every_chart_value_is_documented():
+    """values.yaml documents each value with a `# --` comment above it (helm-docs' convention), or
+    above the object it belongs to (a securityContext, resources). The `gemhub:` section is
+    documented by gemhub's configuration reference, generated from the model."""
+    undocumented = []
+    stack: list[tuple[int, bool]] = []  # (indent, documented) of the enclosing keys
+    pending = False
+    for line in (CHART / "values.yaml").read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# --"):
+            pending = True
+            continue
+        if not stripped or stripped.startswith("#") or stripped.startswith("- "):
+            continue
+        match = re.match(r"^( *)([A-Za-z][\w.-]*):(.*)$", line)
+        if not match:
+            continue
+        indent, key, rest = len(match[1]), match[2], match[3].strip()
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        documented = pending or any(d for _, d in stack)
+        pending = False
+        if indent == 0 and key == "gemhub":
+            documented = True
+        if rest and not documented:
+            undocumented.append(key)
+        stack.append((indent, documented))
+    assert not undocumented
