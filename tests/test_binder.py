@@ -30,6 +30,7 @@ import requests
 from gemhub_sandbox.contract import DISCOVERY_GLOB, ENV_PREFIX, TOKEN_PATH
 from support.hub import free_port
 from support.kernel import execute
+from support.processes import stop_with_children
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 BINDER = CHECKOUT / "binder"
@@ -213,19 +214,8 @@ def binder_server(binder_env, tmp_path_factory):
         time.sleep(0.3)
     yield {"url": url, "token": token, "pid": process.pid, "home": home, "log": log,
            "runtime": home / "runtime", "env": env_dir}
-    leftovers = [pid for pid, _ in _children(process.pid)]
-    process.send_signal(signal.SIGINT)
-    process.send_signal(signal.SIGINT)  # jupyter asks for confirmation on the first one
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    for pid in leftovers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # Two SIGINTs: jupyter asks for confirmation on the first one.
+    stop_with_children(process, signals=(signal.SIGINT, signal.SIGINT), wait=30)
 
 
 def _discovery(runtime: Path) -> tuple[Path, dict]:

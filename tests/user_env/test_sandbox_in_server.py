@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import subprocess
 import sys
 import time
 
-import psutil
 import pytest
 import requests
 from gemhub_sandbox.contract import CLIENT_ID_ENV, CLIENT_SECRET_ENV, HEALTH_PATH, TOKEN_PATH
 from gemhub_sandbox.serverproxy import PROXY_NAME
+from support.processes import stop_with_children
 
 PROXIED = f"/{PROXY_NAME}"
 
@@ -52,23 +51,6 @@ def jupyter_server(tmp_path):
         raise RuntimeError((tmp_path / "server.log").read_text())
     yield url
     stop_with_children(process)
-
-
-def stop_with_children(process: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL for the server and what it started (the proxied sandbox).
-
-    A teardown, not what these tests check: once in CI a server was still stopping after 20 s
-    on SIGTERM; a stuck stop must not fail a test or leave its sandbox behind."""
-    children = psutil.Process(process.pid).children(recursive=True)
-    process.terminate()
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
 
 
 def test_user_server_starts_and_proxies_the_sandbox(jupyter_server):
