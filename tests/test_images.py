@@ -25,6 +25,7 @@ from gemhub.images.build import build_image
 from gemhub.images.context import CA_BUNDLE, content_hash, copy_inputs, stage
 from gemhub.images.scan import scan
 from gemhub.images.specs import SPECS
+from gemhub.images.tags import release_reference
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 GEMHUB = Path(sys.executable).parent / "gemhub"
@@ -146,6 +147,10 @@ def test_user_image_is_tagged_by_content_and_labelled():
     assert labels["org.opencontainers.image.version"].endswith(reference.rsplit(":", 1)[1])
     for key in ("created", "source", "description"):
         assert labels[f"org.opencontainers.image.{key}"]
+    # The moving tags (what examples/docker.yaml and the Helm chart's defaults name) point at it too.
+    image_id = docker("image", "inspect", "--format", "{{.Id}}", reference).stdout.strip()
+    for moving in ("gemhub/user:latest", release_reference("user")):
+        assert docker("image", "inspect", "--format", "{{.Id}}", moving).stdout.strip() == image_id, moving
 
 
 @pytest.mark.docker

@@ -328,3 +328,28 @@ def test_metadata_problems_show_the_offending_value(project):
         in item.reason
     assert "metadata.gemhub.level: Input should be 'beginner', 'intermediate' or 'advanced' (got 'expert')" \
         in item.reason
+
+
+def test_the_hub_image_carries_the_published_catalogue(project, tmp_path):
+    """The chart's marketplace is the catalogue inside the hub image (gemhub/images/catalogue.py):
+    staging copies a published site whole, an unpublished one gives an empty catalogue, the tag
+    follows the catalogue, and a damaged index is refused naming the file."""
+    from gemhub.images.context import content_hash, stage
+    from gemhub.images.specs import SPECS
+
+    project.add("alpha.ipynb", meta("Alpha notebook"))
+    project.build()
+    site = project.root / "site"
+    hub = SPECS["hub"]
+
+    with_site = stage(hub, tmp_path / "with", catalogue_site=site)
+    assert site_text(with_site / "marketplace") == site_text(site)
+    empty = stage(hub, tmp_path / "empty", catalogue_site=tmp_path / "never-published")
+    assert list((empty / "marketplace").iterdir()) == []
+    assert content_hash(with_site, "base") != content_hash(empty, "base")
+    assert not any((SPECS[name].carries_catalogue for name in ("user", "proxy")))
+
+    (site / "index.json").write_text('{"schema_version": 1, "notebooks": "none"}')
+    with pytest.raises(IndexValidationError) as refused:
+        stage(hub, tmp_path / "damaged", catalogue_site=site)
+    assert str(site / "index.json") in str(refused.value) and "notebooks" in str(refused.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..images import BASE_REFERENCE, IMAGE_NAMES
@@ -67,21 +69,26 @@ def base_cmd(tag: str, force: bool) -> None:
 @click.argument("name", type=NAMES, default="all")
 @base_option
 @click.option("--no-cache", is_flag=True, help="Build every layer again (always builds, even if the tag exists).")
-def build_cmd(name: str, base_image: str, no_cache: bool) -> None:
-    """Build NAME (user, hub, proxy or all), tagged with its content hash and :latest."""
+@click.option("--catalogue", "catalogue_site", type=click.Path(file_okay=False, path_type=Path),
+              help="Published marketplace site the hub image carries (default: where `gemhub marketplace build` "
+              "publishes).")
+def build_cmd(name: str, base_image: str, no_cache: bool, catalogue_site: Path | None) -> None:
+    """Build NAME (user, hub, proxy or all), tagged with its content hash, :latest and gemhub's version."""
     from rich.console import Console
 
     from ..images import docker
     from ..images.build import build_image
+    from ..marketplace.index import IndexValidationError
 
     console = Console(stderr=True)
     try:
         docker.require_daemon()
         _require_base(base_image)
         for image in _selected(name):
-            result = build_image(image, base_image, no_cache=no_cache, console=console)
+            result = build_image(image, base_image, no_cache=no_cache, console=console,
+                                 catalogue_site=catalogue_site)
             click.echo(result.reference)
-    except (docker.DockerError, OSError) as error:
+    except (docker.DockerError, OSError, IndexValidationError) as error:
         raise _problem("build", error) from None
 
 

@@ -23,7 +23,8 @@ from ..paths import CHECKOUT, state_home
 from . import DEFAULT_BASE_IMAGE, docker
 from .context import content_hash, stage
 from .specs import SPECS
-from .tags import content_tag, references
+from . import catalogue
+from .tags import content_tag, references, release_reference
 
 BASE_ID_LABEL = "org.gemhub.base.id"
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -34,6 +35,7 @@ class BuildResult:
     name: str
     reference: str  # gemhub/<name>:<content hash>
     moving_reference: str  # gemhub/<name>:latest
+    release_reference: str  # gemhub/<name>:<gemhub version>, the chart's default tag
     built: bool  # False: an identical image was already there
     seconds: float
     log: Path | None
@@ -98,29 +100,43 @@ def _run_build(argv: list[str], name: str, log: Path, console: Console) -> None:
                                  f"full log: {log}")
 
 
+def _say_catalogue(console: Console, site: Path) -> None:
+    count = catalogue.published(site)
+    if count is None:
+        console.print(f"[yellow]no marketplace catalogue at {site}[/]: the hub image's marketplace will be empty "
+                      "(publish one first: `gemhub marketplace build`, or pass --catalogue DIR)")
+    else:
+        console.print(f"hub image carries the marketplace catalogue of {site} ({count} notebook(s))")
+
+
 def build_image(name: str, base_image: str = DEFAULT_BASE_IMAGE, *, no_cache: bool = False,
                 console: Console | None = None, checkout: Path = CHECKOUT, work_dir: Path | None = None,
-                tag_latest: bool = True) -> BuildResult:
+                tag_latest: bool = True, catalogue_site: Path | None = None) -> BuildResult:
     """Build gemhub/<name> from `checkout` (or reuse an identical one).
 
     The content-hash tag always points at the result; `tag_latest=False` leaves
-    :latest alone (builds of scratch copies: tests, benchmarks).
+    :latest alone (builds of scratch copies: tests, benchmarks). The hub image
+    carries the catalogue published at `catalogue_site` (images/catalogue.py).
     """
     spec = SPECS[name]
     console = console or Console(stderr=True)
     work_dir = work_dir or state_home() / "images"
     started = time.monotonic()
-    folder = stage(spec, work_dir / "context" / name, checkout)
+    folder = stage(spec, work_dir / "context" / name, checkout, catalogue_site)
+    if spec.carries_catalogue:
+        _say_catalogue(console, catalogue_site or catalogue.default_site())
     digest = content_hash(folder, base_image)
     reference, moving = references(name, digest)
+    release = release_reference(name)
     base_id = _base_id(base_image)
     if not no_cache and _up_to_date(reference, base_id):
         if tag_latest:
             docker.run(["tag", reference, moving])
+            docker.run(["tag", reference, release])
         console.print(f"[green]{reference}[/] is up to date (same inputs, same base)")
-        return BuildResult(name, reference, moving, False, time.monotonic() - started, None)
+        return BuildResult(name, reference, moving, release, False, time.monotonic() - started, None)
     argv = ["build", "--network", "host", "--force-rm", "--build-arg", f"BASE_IMAGE={base_image}",
-            "-t", reference, *(["-t", moving] if tag_latest else []), "--label", f"{BASE_ID_LABEL}={base_id}"]
+            "-t", reference, *(["-t", moving, "-t", release] if tag_latest else []), "--label", f"{BASE_ID_LABEL}={base_id}"]
     for key, value in labels(name, digest).items():
         argv += ["--label", f"{key}={value}"]
     if no_cache:
@@ -129,6 +145,6 @@ def build_image(name: str, base_image: str = DEFAULT_BASE_IMAGE, *, no_cache: bo
     log = work_dir / f"{name}-build.log"
     _run_build(argv, name, log, console)
     seconds = time.monotonic() - started
-    console.print(f"built [green]{reference}[/]{f' (also {moving})' if tag_latest else ''} in {seconds:.0f}s; "
-                  f"log: {log}")
-    return BuildResult(name, reference, moving, True, seconds, log)
+    also = f" (also {moving}, {release})" if tag_latest else ""
+    console.print(f"built [green]{reference}[/]{also} in {seconds:.0f}s; log: {log}")
+    return BuildResult(name, reference, moving, release, True, seconds, log)

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from ..paths import CHECKOUT
+from . import catalogue
 from .specs import ImageSpec
 
 # Never part of an image: interpreter and tool litter, and local build state.
@@ -49,8 +50,11 @@ def copy_inputs(spec: ImageSpec, destination: Path, checkout: Path = CHECKOUT) -
     return destination
 
 
-def stage(spec: ImageSpec, folder: Path, checkout: Path = CHECKOUT) -> Path:
-    """Fill `folder` (emptied first) with the spec's inputs and the build CA bundle; returns it."""
+def stage(spec: ImageSpec, folder: Path, checkout: Path = CHECKOUT, catalogue_site: Path | None = None) -> Path:
+    """Fill `folder` (emptied first) with the spec's inputs and the build CA bundle; returns it.
+
+    An image that carries the catalogue gets the one published at `catalogue_site` (default:
+    where `gemhub marketplace build` publishes), or an empty folder when none was published."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -60,6 +64,13 @@ def stage(spec: ImageSpec, folder: Path, checkout: Path = CHECKOUT) -> Path:
             raise FileNotFoundError(f"{spec.name} image input missing: {path} "
                                     "(images are built from a gemhub source checkout)")
         _copy(path, folder / destination)
+    if spec.carries_catalogue:
+        site = catalogue_site or catalogue.default_site()
+        target = folder / catalogue.IN_CONTEXT
+        target.mkdir()
+        target.chmod(0o755)
+        if catalogue.published(site) is not None:
+            _copy(site, target)
     if not CA_BUNDLE.is_file():
         raise FileNotFoundError(f"{CA_BUNDLE} not found: the build stage needs a CA bundle to reach PyPI/npm "
                                 "(apt-get install ca-certificates)")

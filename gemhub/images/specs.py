@@ -16,6 +16,8 @@ class ImageSpec:
     # (path in the checkout, path in the build context); folders are copied whole.
     inputs: tuple[tuple[str, str], ...]
     size_budget: int  # bytes, uncompressed (what `docker image inspect` calls Size)
+    # The image carries the published marketplace catalogue (images/catalogue.py says why).
+    carries_catalogue: bool = False
 
     @property
     def dockerfile(self) -> str:
@@ -52,6 +54,7 @@ SPECS = {
             ("examples", "app/examples"),
         ),
         size_budget=800 * MB,
+        carries_catalogue=True,
     ),
     "proxy": ImageSpec(
         name="proxy",
