@@ -18,20 +18,25 @@ from jsonschema import Draft202012Validator
 
 from gemhub.config import schema as schemas
 from gemhub.config import validate_data
+from gemhub.config.chart import ChartValues
 
 GEMHUB = Path(sys.executable).parent / "gemhub"
 CHECKOUT = Path(__file__).resolve().parents[1]
 CHART_SCHEMA = CHECKOUT / "helm" / "gemhub" / "values.schema.json"
+CHART_VALUES = CHECKOUT / "helm" / "gemhub" / "values.yaml"
 EXAMPLES = sorted((CHECKOUT / "examples").glob("*.yaml"))
+CHART_EXAMPLES = sorted((CHECKOUT / "helm" / "examples").glob("*.yaml"))
 
 
 def objects(node, path="#"):
-    """Every schema node describing an object with named or patterned keys."""
+    """Every schema node describing an object with named or patterned keys (not the predicates of
+    `contains`, which match items rather than describe them)."""
     if isinstance(node, dict):
         if "properties" in node or "patternProperties" in node:
             yield path, node
         for key, value in node.items():
-            yield from objects(value, f"{path}/{key}")
+            if key != "contains":
+                yield from objects(value, f"{path}/{key}")
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from objects(value, f"{path}/{i}")
@@ -39,15 +44,49 @@ def objects(node, path="#"):
 
 def test_committed_chart_schema_is_generated_from_the_model():
     assert CHART_SCHEMA.read_text() == schemas.dumps(schemas.chart_schema()), (
-        "run `gemhub config schema --chart --write helm/gemhub/values.schema.json`"
+        "run `gemhub config chart --write helm/gemhub`"
     )
 
 
-def test_every_object_in_the_model_schema_is_closed():
-    schema = schemas.model_schema()
+@pytest.mark.parametrize("which", ["model", "chart"])
+def test_every_object_in_the_schemas_is_closed(which):
+    schema = schemas.model_schema() if which == "model" else schemas.chart_schema()
     Draft202012Validator.check_schema(schema)
     open_objects = [path for path, node in objects(schema) if node.get("additionalProperties") is not False]
     assert open_objects == []
+
+
+def merged(defaults: dict, values: dict) -> dict:
+    """What Helm validates: the chart's values.yaml with the given values on top (maps merged, the rest replaced)."""
+    out = dict(defaults)
+    for key, value in values.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.mark.parametrize("example", CHART_EXAMPLES, ids=lambda p: p.name)
+def test_chart_schema_accepts_the_chart_examples(example):
+    values = yaml.safe_load(example.read_text())
+    validator = Draft202012Validator(schemas.chart_schema())
+    validator.validate(values)
+    validator.validate(merged(yaml.safe_load(CHART_VALUES.read_text()), values))
+    ChartValues.model_validate(values)  # the model agrees
+
+
+def test_chart_defaults_validate_and_are_the_model_defaults():
+    defaults = yaml.safe_load(CHART_VALUES.read_text())
+    Draft202012Validator(schemas.chart_schema()).validate(defaults)
+    assert defaults == ChartValues().model_dump(mode="json")
+
+
+def test_chart_and_model_share_defs_without_clashes():
+    """One `$defs` at the root serves both models: a class of either is there once, by its own name."""
+    chart = schemas.chart_schema()
+    model = schemas.model_schema()
+    for name, node in model["$defs"].items():
+        assert chart["$defs"][name] == node, name
+    assert {"Hub", "ProfileListEntry", "KubespawnerOverride", "PrePuller", "Toleration"} <= set(chart["$defs"])
+    assert chart["properties"]["gemhub"]["properties"] == model["properties"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
@@ -82,11 +121,16 @@ def test_chart_schema_rejects_bad_values_where_they_are(gemhub, where):
         (list(e.absolute_path), e.message) for e in errors]
 
 
-def test_chart_only_keys_stay_open_and_descriptions_are_kept():
+def test_chart_keys_are_closed_and_descriptions_are_kept():
     schema = schemas.chart_schema()
-    Draft202012Validator(schema).validate({"singleuser": {"image": {"name": "x"}}, "gemhub": {}})
+    validator = Draft202012Validator(schema)
+    validator.validate({"singleuser": {"image": {"name": "x"}}, "gemhub": {}})
+    assert not validator.is_valid({"singleuser": {"image": {"nmae": "x"}}})
+    assert not validator.is_valid({"unknownTopLevel": 1})
     hub = schema["$defs"]["HubSection"]["properties"]
     assert "concurrent_spawn_limit" in hub["extra_config"]["description"]
+    assert "appVersion" in schema["$defs"]["HubImage"]["properties"]["tag"]["description"]
+    assert schema["properties"]["gemhub"]["default"] == {"auth": {"type": "native", "admin_users": ["admin"]}}
 
 
 def test_schema_command_writes_the_chart_schema(tmp_path):

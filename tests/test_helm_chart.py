@@ -299,7 +299,7 @@ class ClusterStandIn(LoopbackServer):
 
     CORE = {"serviceaccounts": "ServiceAccount", "configmaps": "ConfigMap", "secrets": "Secret",
             "persistentvolumeclaims": "PersistentVolumeClaim", "services": "Service"}
-    GROUPS = {"apps/v1": {"deployments": "Deployment"},
+    GROUPS = {"apps/v1": {"deployments": "Deployment", "daemonsets": "DaemonSet"},
               "rbac.authorization.k8s.io/v1": {"roles": "Role", "rolebindings": "RoleBinding"},
               "networking.k8s.io/v1": {"networkpolicies": "NetworkPolicy", "ingresses": "Ingress"}}
 
@@ -424,7 +424,7 @@ def test_db_password_value_goes_to_the_hub_secret_and_pgpassword(helm):
 
 def test_profiles_example_reaches_gemhub_yaml(helm):
     cfg = gemhub_yaml(render(helm, *example("profiles")))
-    assert [p["slug"] for p in cfg["spawner"]["profiles"]] == ["standard", "large", "pinned"]
+    assert [p["slug"] for p in cfg["spawner"]["profiles"]] == ["standard", "large", "pinned", "team"]
     assert cfg["spawner"]["image"] == "gemhub/user:latest" and cfg["spawner"]["cpu_limit"] == 1
     assert cfg["spawner"]["kubernetes"]["storage_capacity"] == "20G"
 
@@ -492,7 +492,7 @@ def test_hub_port_only_from_proxy_and_user_pods(helm):
     docs = render(helm)
     policy = find(docs, "NetworkPolicy", f"{RELEASE}-gemhub-hub")["spec"]
     assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "hub"
-    (rule,) = policy["ingress"]
+    rule = policy["ingress"][0]  # the services' ports: test_hub_service_ports_open_only_to_who_calls_them
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"]) == [
         "proxy", "singleuser-server"]
@@ -502,12 +502,12 @@ def test_hub_port_only_from_proxy_and_user_pods(helm):
 
 
 def test_readme_table_lists_exactly_the_chart_owned_keys():
-    """helm/README.md repeats gemhub.ownedKeys of _helpers.tpl for operators; they must agree."""
+    """helm/gemhub/README.md repeats gemhub.ownedKeys of _helpers.tpl for operators; they must agree."""
     helpers = (CHART / "templates" / "_helpers.tpl").read_text()
     block = re.search(r'define "gemhub.ownedKeys" -}}\n(.*?)\{\{- end }}', helpers, re.S)[1]
     owned = set(yaml.safe_load(block))
-    readme = (CHECKOUT / "helm" / "README.md").read_text()
-    table = readme[readme.index("| gemhub.yaml key (under `gemhub:`) |"):readme.index("## z2jh names")]
+    readme = (CHART / "README.md").read_text()
+    table = readme[readme.index("| gemhub.yaml key (under `gemhub:`) |"):readme.index("## Escape hatches")]
     listed = {re.match(r"\| `([^`]+)` \|", line)[1] for line in table.splitlines()[2:] if line.startswith("| `")}
     assert listed == owned
 
@@ -558,7 +558,8 @@ def test_extra_config_snippets_reach_the_folder_gemhub_yaml_names(helm):
     assert not mounts["extra-config"].startswith(mounts["config"] + "/")  # not nested in the ConfigMap's mount
     assert "config_d" not in gemhub_yaml(render(helm))["hub"]  # no snippets, no folder
     run = helm_template(helm, "--set-string", "hub.extraConfig.bad/name=x", check=False)
-    assert run.returncode != 0 and "hub.extraConfig.bad/name" in run.stderr
+    # Refused by the generated values schema before the template's own check, naming key and value.
+    assert run.returncode != 0 and "at '/hub/extraConfig'" in run.stderr and "'bad/name'" in run.stderr
 
 
 # Every singleuser key the chart maps, set to something other than its default.
@@ -629,3 +630,229 @@ def test_every_chart_value_is_documented():
             undocumented.append(key)
         stack.append((indent, documented))
     assert not undocumented
+
+
+PROFILES_TEAM_IMAGE = "registry.example.org/eo-team/user:2026.11"
+
+
+def test_profile_list_renders_into_spawner_profiles(helm, tmp_path):
+    """z2jh's singleuser.profileList becomes gemhub.yaml's spawner.profiles: the override's image and
+    limits on the profile, the Kubernetes keys under `kubernetes`, env split into plain and valueFrom."""
+    docs = render(helm, *example("profiles"))
+    profiles = {p["slug"]: p for p in gemhub_yaml(docs)["spawner"]["profiles"]}
+    assert profiles["standard"] == {"slug": "standard", "display_name": "Standard (1 CPU, 2 GB)", "default": True,
+                                    "description": "The gemhub user image with the chart's defaults."}
+    assert profiles["large"]["cpu_limit"] == 4 and profiles["large"]["mem_limit"] == "16G"
+    assert "kubernetes" not in profiles["large"] and profiles["large"]["default"] is False
+    team = profiles["team"]
+    assert (team["image"], team["cpu_limit"], team["mem_limit"]) == (PROFILES_TEAM_IMAGE, 8, "32G")
+    assert team["kubernetes"] == {
+        "cpu_guarantee": 4, "mem_guarantee": "16G", "image_pull_policy": "Always",
+        "node_selector": {"node.example.org/pool": "eo-team"},
+        "tolerations": [{"key": "node.example.org/dedicated", "operator": "Equal", "value": "eo-team",
+                         "effect": "NoSchedule"}],
+        "environment": {"EO_TEAM_DB_HOST": "eo-team-db.eo-team.svc"},
+        "extra_env": {"EO_TEAM_DB_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "eo-team-db", "key": "password"}}}},
+    }
+    assert_gemhub_config_validate_passes(docs, tmp_path)
+
+
+def test_profile_node_affinity_replaces_only_the_half_it_names(helm, tmp_path):
+    """KubeSpawner replaces only the traits an override names, so a profile's node_affinity_required
+    keeps singleuser's preferred terms (gemhub.yaml's profile node_affinity holds both halves)."""
+    zone = {"weight": 10, "preference": {"matchExpressions": [
+        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a"]}]}}
+    arm = {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}]}
+    values = tmp_path / "affinity.yaml"
+    values.write_text(yaml.safe_dump({"singleuser": {"extraNodeAffinity": {"preferred": [zone]}, "profileList": [
+        {"display_name": "Arm", "slug": "arm", "kubespawner_override": {"node_affinity_required": [arm]}},
+        {"display_name": "Plain", "slug": "plain", "kubespawner_override": {"cpu_limit": 2}}]}}))
+    docs = render(helm, "-f", str(values))
+    arm_profile, plain = gemhub_yaml(docs)["spawner"]["profiles"]
+    assert arm_profile["kubernetes"] == {"node_affinity": {"required": [arm], "preferred": [zone]}}
+    assert "kubernetes" not in plain
+    assert_gemhub_config_validate_passes(docs, tmp_path)
+
+
+def test_gemhub_spawner_profiles_is_refused_naming_singleuser_profile_list(helm):
+    run = helm_template(helm, "--set", "gemhub.spawner.profiles[0].slug=a",
+                        "--set", "gemhub.spawner.profiles[0].display_name=A", check=False)
+    assert run.returncode != 0
+    assert "gemhub.spawner.profiles is set by the chart: use singleuser.profileList" in run.stderr, run.stderr
+
+
+def image_puller(docs: list[dict]) -> dict:
+    return find(docs, "DaemonSet", f"{RELEASE}-gemhub-continuous-image-puller")["spec"]["template"]["spec"]
+
+
+def test_prepuller_pulls_every_user_image_once(helm, tmp_path):
+    """The default image, each profile's and each extra image, in that order and each once; then the
+    pause container keeps the pod (and so the images) on the node."""
+    values = tmp_path / "extra.yaml"
+    values.write_text(yaml.safe_dump({"prePuller": {"extraImages": {
+        "team-again": {"name": "registry.example.org/eo-team/user", "tag": "2026.11"},  # a profile's: pulled once
+        "default-again": {"name": "gemhub/user", "tag": "latest"},  # singleuser.image: pulled once
+        "qgis": {"name": "registry.example.org/eo/qgis", "tag": "3.40"}}}}))
+    spec = image_puller(render(helm, *example("profiles"), "-f", str(values)))
+    pulls = {c["image"]: c for c in spec["initContainers"]}
+    assert [c["image"] for c in spec["initContainers"]] == [
+        "gemhub/user:latest", "gemhub/user:3f2a9c41d0b7", PROFILES_TEAM_IMAGE, "registry.example.org/eo/qgis:3.40"]
+    assert len({c["name"] for c in spec["initContainers"]}) == 4
+    for container in spec["initContainers"]:
+        assert container["command"] == ["/bin/sh", "-c", "echo Pulling complete"]
+    # Pulled as the pods will pull it: the team profile's policy; the others the default (IfNotPresent).
+    assert pulls[PROFILES_TEAM_IMAGE]["imagePullPolicy"] == "Always"
+    assert pulls["gemhub/user:latest"]["imagePullPolicy"] == "IfNotPresent"
+    [pause] = spec["containers"]
+    assert pause["image"] == "registry.k8s.io/pause:3.10" and "command" not in pause
+    # Where user pods run, also the team's tainted nodes.
+    assert {"key": "node.example.org/dedicated", "operator": "Equal", "value": "eo-team",
+            "effect": "NoSchedule"} in spec["tolerations"]
+    assert spec["automountServiceAccountToken"] is False
+    # Off: no profile images; disabled: no DaemonSet at all.
+    spec = image_puller(render(helm, *example("profiles"), "--set", "prePuller.pullProfileListImages=false"))
+    assert [c["image"] for c in spec["initContainers"]] == ["gemhub/user:latest"]
+    assert not [d for d in render(helm, "--set", "prePuller.continuous.enabled=false") if d["kind"] == "DaemonSet"]
+
+
+def test_prepuller_runs_where_user_pods_run(helm, tmp_path):
+    """Node selector, pull secrets and affinity of user pods; required node terms of singleuser and
+    of the profiles that replace them, ORed; a profile that requires nothing opens every node."""
+    pool = {"matchExpressions": [{"key": "node.example.org/pool", "operator": "In", "values": ["users"]}]}
+    gpu = {"matchExpressions": [{"key": "node.example.org/pool", "operator": "In", "values": ["gpu"]}]}
+    users_taint = {"key": "users", "operator": "Exists", "effect": "NoSchedule"}
+    singleuser = {"image": {"pullSecrets": ["registry-b", "registry-a"]}, "nodeSelector": {"disk": "ssd"},
+                  "extraTolerations": [users_taint], "extraNodeAffinity": {"required": [pool]},
+                  "profileList": [{"display_name": "GPU", "slug": "gpu",
+                                   "kubespawner_override": {"node_affinity_required": [gpu]}}]}
+    values = tmp_path / "scheduling.yaml"
+    values.write_text(yaml.safe_dump({"imagePullSecrets": ["registry-a"], "singleuser": singleuser}))
+    spec = image_puller(render(helm, "-f", str(values)))
+    assert spec["nodeSelector"] == {"disk": "ssd"}
+    assert spec["tolerations"] == [users_taint]
+    assert spec["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}]
+    required = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required == {"nodeSelectorTerms": [pool, gpu]}
+    singleuser["profileList"].append({"display_name": "Any", "slug": "any",
+                                      "kubespawner_override": {"node_affinity_required": []}})
+    values = tmp_path / "any-node.yaml"  # a new file: render() keeps each argument list's output
+    values.write_text(yaml.safe_dump({"singleuser": singleuser}))
+    assert "affinity" not in image_puller(render(helm, "-f", str(values)))
+
+
+@pytest.mark.parametrize("key, image", [
+    ("Bad_Key", {"name": "a/b", "tag": "1"}),  # names a container: a DNS label
+    ("k" * 47, {"name": "a/b", "tag": "1"}),  # `image-pull-extra-<key>` would pass 63 characters
+    ("notag", {"name": "a/b"}),
+    ("emptytag", {"name": "a/b", "tag": ""}),
+])
+def test_prepuller_bad_extra_images_name_the_key(helm, tmp_path, key, image):
+    """Refused by values.schema.json or, failing that, by the template; either names the entry."""
+    values = tmp_path / "bad.yaml"
+    values.write_text(yaml.safe_dump({"prePuller": {"extraImages": {key: image}}}))
+    run = helm_template(helm, "-f", str(values), check=False)
+    assert run.returncode != 0 and key in run.stderr, run.stderr
+
+
+# -- the hub's own services (marketplace, credentials, sandbox) on the hub Service ----------------
+
+SERVICE_PORTS = {"hub": 8081, "marketplace": 8020, "credentials": 8030, "sandbox": 8010}
+NO_SANDBOX = [pytest.param(("--set", "gemhub.sentinelhub.sandbox.enabled=false"), id="sandbox-off"),
+              pytest.param(("--set", "gemhub.sentinelhub.sandbox.url=https://sandbox.example"), id="sandbox-elsewhere")]
+
+
+def hub_ports(docs: list[dict]) -> tuple[dict[str, int], dict[str, int]]:
+    """({Service port name: port}, {container port name: port}) of the hub, each Service port
+    checked to target the container port of its own name."""
+    service = find(docs, "Service", f"{RELEASE}-gemhub-hub")["spec"]["ports"]
+    container = find(docs, "Deployment", f"{RELEASE}-gemhub-hub")["spec"]["template"]["spec"]["containers"][0]
+    by_name = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for port in service:
+        target = "http" if port["name"] == "hub" else port["name"]
+        assert port["targetPort"] == target and by_name[target] == port["port"], port
+    return {p["name"]: p["port"] for p in service}, by_name
+
+
+def peers_by_port(rules: list[dict], key: str) -> dict[object, set[str]]:
+    """{port: components of the pods allowed} over NetworkPolicy rules (`from` or `to` peers)."""
+    allowed: dict[object, set[str]] = {}
+    for rule in rules:
+        components = {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule[key]}
+        for port in rule["ports"]:
+            allowed.setdefault(port["port"], set()).update(components)
+    return allowed
+
+
+def test_hub_service_has_a_port_for_each_service_the_hub_runs(helm):
+    service, container = hub_ports(render(helm))
+    assert service == SERVICE_PORTS
+    cfg = gemhub_yaml(render(helm))
+    assert (cfg["hub"]["credentials_port"], cfg["marketplace"]["port"], cfg["sentinelhub"]["sandbox"]["port"]) == (
+        service["credentials"], service["marketplace"], service["sandbox"])
+    for values in NO_SANDBOX:
+        service, container = hub_ports(render(helm, *values.values[0]))
+        assert service == {k: v for k, v in SERVICE_PORTS.items() if k != "sandbox"} and "sandbox" not in container
+
+
+@pytest.mark.parametrize("values", [pytest.param((), id="defaults"), *NO_SANDBOX])
+def test_hub_service_ports_open_only_to_who_calls_them(helm, values):
+    """The proxy routes to the marketplace and credentials service (and the hub checks them at
+    their Service URL); only user pods call the sandbox; neither reaches what it does not call."""
+    docs = render(helm, *values)
+    sandbox = not values
+    hub = find(docs, "NetworkPolicy", f"{RELEASE}-gemhub-hub")["spec"]
+    expected = {"http": {"proxy", "singleuser-server"}, "marketplace": {"proxy", "hub"},
+                "credentials": {"proxy", "hub"}}
+    if sandbox:
+        expected["sandbox"] = {"singleuser-server"}
+    assert peers_by_port(hub["ingress"], "from") == expected
+    _, container = hub_ports(docs)
+    assert set(expected) <= set(container)  # named ports of the policy exist on the hub pod
+    proxy = find(docs, "NetworkPolicy", f"{RELEASE}-gemhub-proxy")["spec"]
+    to_hub = {port for port, who in peers_by_port([r for r in proxy["egress"] if r.get("to")], "to").items()
+              if who == {"hub"}}
+    assert to_hub == {8081, 8020, 8030}
+    users = user_pod_policy(docs)["spec"]
+    to_hub = {port for port, who in peers_by_port([r for r in users["egress"] if r.get("to") and all(
+        "podSelector" in p for p in r["to"])], "to").items() if who == {"hub"}}
+    assert to_hub == ({8081, 8010} if sandbox else {8081})
+
+
+def test_rendered_gemhub_yaml_puts_the_services_on_the_hub_service(helm, monkeypatch, tmp_path):
+    """The gemhub.yaml of the ConfigMap, through the hub's own config loading: service URLs and
+    the user servers' sandbox URL name the hub Service; the services bind every pod address."""
+    from gemhub_sandbox.contract import URL_ENV
+    from support.hub_config import hub_config
+
+    from gemhub.service_address import BIND_IP_ENV
+
+    docs = render(helm)
+    cfg = gemhub_yaml(docs)
+    hub_service = find(docs, "Service", f"{RELEASE}-gemhub-hub")["metadata"]["name"]
+    assert cfg["hub"]["services_bind_ip"] == "0.0.0.0" and cfg["hub"]["services_host"] == hub_service
+    cfg["hub"]["data_dir"] = str(tmp_path / "data")  # the pod's volume path, here a temporary folder
+    path = tmp_path / "gemhub.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    monkeypatch.delenv(BIND_IP_ENV, raising=False)
+    config, _ = hub_config(monkeypatch, tmp_path, path)
+    found = {s["name"]: s for s in config.JupyterHub.services}
+    assert found["marketplace"]["url"] == f"http://{hub_service}:8020"
+    assert found["credentials"]["url"] == f"http://{hub_service}:8030"
+    assert found["marketplace"]["environment"][BIND_IP_ENV] == found["credentials"]["environment"][BIND_IP_ENV] == "0.0.0.0"
+    command = found["sandbox"]["command"]
+    assert command[command.index("--host"):] == ["--host", "0.0.0.0", "--port", "8010"]
+    assert config.Spawner.environment[URL_ENV] == f"http://{hub_service}:8010"
+
+
+def test_default_image_tags_are_ones_a_build_produces(helm):
+    """Empty image tags mean the chart's appVersion, and `gemhub images build` tags every image
+    with gemhub's version (images/tags.py release_reference), so the defaults name real builds."""
+    from gemhub import __version__
+    from gemhub.images.tags import release_reference
+
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == __version__
+    images = {c["image"] for d in render(helm) if d["kind"] in ("Deployment", "DaemonSet")
+              for c in d["spec"]["template"]["spec"]["containers"] + d["spec"]["template"]["spec"].get(
+                  "initContainers", []) if c["image"].startswith("gemhub/")}
+    assert images == {release_reference(name) for name in ("hub", "proxy", "user")}

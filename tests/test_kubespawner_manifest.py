@@ -18,6 +18,7 @@ import pytest
 import yaml
 from support.hub_config import hub_config
 from support.kube_api import KubeApiStandIn
+from test_helm_chart import RELEASE, example, find, helm, image_puller, render  # noqa: F401 (helm: a fixture)
 
 from gemhub.config import ConfigError, validate_data
 
@@ -81,22 +82,10 @@ def pod_for(config, username: str, profile: str | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def kube_client_config(tmp_path_factory):
-    """KubeSpawner's client set up from the stand-in's kubeconfig, whatever ran before.
-
-    kubernetes_asyncio reads $KUBECONFIG once, at import (KUBE_CONFIG_DEFAULT_LOCATION),
-    and kubespawner caches the loaded config for the process (`clients.load_config`), so
-    setting the variable is not enough once another test module imported kubespawner."""
-    import kubernetes_asyncio.config.kube_config as kube_config
-    from kubespawner import clients
-
-    with KubeApiStandIn(token=secrets.token_hex(16)) as api, pytest.MonkeyPatch.context() as patch:
-        path = str(api.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig"))
-        patch.setenv("KUBECONFIG", path)
-        patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", path)
-        clients.load_config.cache_clear()
-        yield
-        clients.load_config.cache_clear()
+def kube_client_config():
+    """KubeSpawner's client set up for the stand-in (it does that while entered), whatever ran before."""
+    with KubeApiStandIn(token=secrets.token_hex(16)) as api:
+        yield api
 
 
 @pytest.fixture
@@ -198,3 +187,89 @@ def test_bad_kubernetes_values_name_the_field(data, field, message):
         validate_data(data)
     problems = {p.path: p.message for p in raised.value.problems}
     assert field in problems and message in problems[field], problems
+
+
+# The chart's profiles example, through the chart: the gemhub.yaml its ConfigMap holds, loaded by the
+# hub's jupyterhub_config.py, and the pod KubeSpawner makes for each profile.
+
+TEAM_DB = {"secretKeyRef": {"name": "eo-team-db", "key": "password"}}
+TEAM_TAINT = {"key": "node.example.org/dedicated", "operator": "Equal", "value": "eo-team", "effect": "NoSchedule"}
+
+
+@pytest.fixture(scope="module")
+def profiles_chart(helm) -> list[dict]:
+    return render(helm, *example("profiles"))
+
+
+@pytest.fixture
+def chart_hub(monkeypatch, tmp_path, kube_client_config, profiles_chart):
+    """The hub's config from exactly the ConfigMap's gemhub.yaml, but for hub.data_dir: that names the
+    hub pod's volume, which a test cannot write; it moves into tmp_path."""
+    text = find(profiles_chart, "ConfigMap", f"{RELEASE}-gemhub-hub")["data"]["gemhub.yaml"]
+    data = yaml.safe_load(text)
+    data["hub"]["data_dir"] = str(tmp_path / "data")
+    path = tmp_path / "gemhub.yaml"
+    path.write_text(yaml.safe_dump(data))
+    config, _ = hub_config(monkeypatch, tmp_path, path)
+    return config
+
+
+def resources(pod: dict) -> dict:
+    [container] = pod["spec"]["containers"]
+    return container["resources"]
+
+
+@pytest.mark.parametrize("profile", [None, "standard"])
+def test_chart_profile_without_overrides_gets_the_chart_defaults(chart_hub, profile):
+    pod = pod_for(chart_hub, "alice", profile)
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "gemhub/user:latest"
+    assert container["resources"] == {"limits": {"cpu": 1, "memory": 2 * GiB}, "requests": {"cpu": 0.5, "memory": 1 * GiB}}
+    assert "nodeSelector" not in pod["spec"] or not pod["spec"]["nodeSelector"]
+    assert TEAM_TAINT not in pod["spec"].get("tolerations", [])
+    assert not [e for e in container["env"] if e["name"].startswith("EO_TEAM_")]
+    assert pod["namespace"] == "gemhub"
+
+
+def test_chart_profiles_change_only_what_they_override(chart_hub):
+    large = pod_for(chart_hub, "bob", "large")
+    assert large["spec"]["containers"][0]["image"] == "gemhub/user:latest"
+    assert resources(large) == {"limits": {"cpu": 4, "memory": 16 * GiB}, "requests": {"cpu": 0.5, "memory": 1 * GiB}}
+    pinned = pod_for(chart_hub, "bob", "pinned")
+    assert pinned["spec"]["containers"][0]["image"] == "gemhub/user:3f2a9c41d0b7"
+    assert resources(pinned) == {"limits": {"cpu": 1, "memory": 2 * GiB}, "requests": {"cpu": 0.5, "memory": 1 * GiB}}
+
+
+def test_chart_team_profile_pod(chart_hub):
+    pod = pod_for(chart_hub, "carol", "team")
+    spec = pod["spec"]
+    [container] = spec["containers"]
+    assert container["image"] == "registry.example.org/eo-team/user:2026.11"
+    assert container["imagePullPolicy"] == "Always"
+    assert container["resources"] == {"limits": {"cpu": 8, "memory": 32 * GiB}, "requests": {"cpu": 4, "memory": 16 * GiB}}
+    assert spec["nodeSelector"] == {"node.example.org/pool": "eo-team"}
+    assert TEAM_TAINT in spec["tolerations"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["EO_TEAM_DB_PASSWORD"] == {"name": "EO_TEAM_DB_PASSWORD", "valueFrom": TEAM_DB}  # never a value
+    assert env["EO_TEAM_DB_HOST"] == {"name": "EO_TEAM_DB_HOST", "value": "eo-team-db.eo-team.svc"}
+    # The profile's variables and node pool stay with the profile: the next default pod has none.
+    assert "EO_TEAM" not in json.dumps(pod_for(chart_hub, "dave"))
+
+
+def test_the_prepuller_pulls_every_image_a_profile_pod_runs(chart_hub, profiles_chart):
+    """The chart's DaemonSet and KubeSpawner agree on the user images, whichever profile is chosen."""
+    slugs = [p["slug"] for p in yaml.safe_load(
+        find(profiles_chart, "ConfigMap", f"{RELEASE}-gemhub-hub")["data"]["gemhub.yaml"])["spawner"]["profiles"]]
+    run = {pod_for(chart_hub, "erin", slug)["spec"]["containers"][0]["image"] for slug in slugs}
+    pulled = [c["image"] for c in image_puller(profiles_chart)["initContainers"]]
+    assert sorted(pulled) == sorted(run)
+
+
+def test_profile_environment_and_extra_env_may_not_name_one_variable_twice():
+    data = {"spawner": {"type": "kubernetes", "image": "gemhub/user:1", "profiles": [
+        {"slug": "a", "display_name": "A", "kubernetes": {
+            "environment": {"TOKEN": "plain"}, "extra_env": {"TOKEN": {"valueFrom": TEAM_DB}}}}]}}
+    with pytest.raises(ConfigError) as raised:
+        validate_data(data)
+    problems = {p.path: p.message for p in raised.value.problems}
+    assert "TOKEN also in environment" in problems.get("spawner.profiles.0.kubernetes.extra_env", ""), problems

@@ -41,7 +41,10 @@ def reference_cmd(readme: str | None) -> None:
 
 
 @config.command()
-@click.option("--chart", is_flag=True, help="The Helm chart's values schema (gemhub.yaml under `gemhub:`).")
+@click.option(
+    "--chart", is_flag=True,
+    help="The Helm chart's values schema (`gemhub config chart` refreshes it with values.yaml and the README table).",
+)
 @click.option("--write", "target", type=click.Path(dir_okay=False), help="Write it to this file instead of printing.")
 def schema(chart: bool, target: str | None) -> None:
     """Print the JSON schema of gemhub.yaml (or of the Helm chart's values)."""
@@ -57,3 +60,26 @@ def schema(chart: bool, target: str | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     click.echo(f"{target}: {'updated' if changed else 'already up to date'}")
+
+
+@config.command("chart")
+@click.option("--write", "write_dir", type=click.Path(file_okay=False, exists=True),
+              help="Write the generated files into this chart folder (helm/gemhub).")
+@click.option("--check", "check_dir", type=click.Path(file_okay=False, exists=True),
+              help="Only check them: exit 1 naming each stale file.")
+def chart_cmd(write_dir: str | None, check_dir: str | None) -> None:
+    """Generate the Helm chart's values.schema.json, values.yaml and README values table from the models."""
+    from ..config import chart_files
+
+    if bool(write_dir) == bool(check_dir):
+        raise click.UsageError("give exactly one of --write DIR or --check DIR")
+    if check_dir:
+        stale = chart_files.stale(Path(check_dir))
+        if stale:
+            names = ", ".join(str(path) for path in stale)
+            raise CommandError(f"stale: {names}; run `gemhub config chart --write {check_dir}`", CHECK_FAILED)
+        click.echo(f"{check_dir}: generated files up to date")
+        return
+    changed = chart_files.write(Path(write_dir))
+    for path in chart_files.generated(Path(write_dir)):
+        click.echo(f"{path}: {'updated' if path in changed else 'already up to date'}")

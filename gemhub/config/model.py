@@ -13,7 +13,7 @@ import re
 from typing import Annotated, Literal
 
 from gemhub_sandbox.contract import TOKEN_PATH
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from .kubernetes import (
     EnvFrom,
@@ -82,7 +82,10 @@ class HubSection(Section):
     )
     db_url: str | None = Field(
         None,
-        description="SQLAlchemy URL of the hub database. Default: sqlite file in data_dir.",
+        description="SQLAlchemy URL of the hub database. Default: sqlite file in data_dir. A postgresql:// URL "
+        "is opened with psycopg 3 (in the hub image; `pip install gemhub[postgres]` elsewhere); leave its password "
+        "out and set PGPASSWORD (and PGSSLMODE if needed) for the hub, which passes both on to the credentials "
+        "service.",
         examples=["postgresql://gemhub@127.0.0.1:5432/gemhub"],
     )
     credentials_service: bool = Field(
@@ -92,7 +95,23 @@ class HubSection(Section):
         "database.",
     )
     credentials_port: Port = Field(
-        8030, description="Port of the credentials service on 127.0.0.1 (the hub proxies it)."
+        8030, description="Port of the credentials service on `services_bind_ip` (the hub proxies it)."
+    )
+    services_bind_ip: str = Field(
+        "127.0.0.1",
+        description="Address the hub's own services listen on: the sandbox, the marketplace and the "
+        "credentials service. Loopback keeps them reachable only from this machine, which is all the local "
+        "and docker targets need (their proxy and user servers share the host's network). `0.0.0.0` when "
+        "the proxy and user servers run elsewhere (the Helm chart: other pods, with NetworkPolicies "
+        "limiting who may connect); `services_host` must then name the hub.",
+    )
+    services_host: str | None = Field(
+        None,
+        description="Host name or address the proxy and user servers reach those services at: the hub gives "
+        "the proxy `http://<services_host>:<port>` for the marketplace and credentials service, and user "
+        "servers GEMHUB_SANDBOX_URL on it. Default: `services_bind_ip` (right when that is a single address "
+        "such as loopback).",
+        examples=["gemhub-hub"],
     )
     extra_config: dict[ClassName, dict[TraitName, JsonValue]] = Field(
         {},
@@ -116,7 +135,7 @@ class HubSection(Section):
             raise ValueError(f"must start and end with '/' (got {value!r})")
         return value
 
-    @field_validator("ip")
+    @field_validator("ip", "services_bind_ip")
     @classmethod
     def _ip(cls, value: str) -> str:
         import ipaddress
@@ -126,6 +145,44 @@ class HubSection(Section):
         except ValueError:
             raise ValueError(f"must be an IP address such as 127.0.0.1 (got {value!r})") from None
         return value
+
+    @field_validator("services_host")
+    @classmethod
+    def _services_host(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None:
+            return value
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            # RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+            label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+            if len(value) > 253 or not re.fullmatch(rf"{label}(\.{label})*", value):
+                raise ValueError(
+                    f"must be a host name such as gemhub-hub or an IP address, without scheme or port (got {value!r})"
+                ) from None
+            return value
+        if address.is_unspecified:
+            raise ValueError("means every address of a host, which a server binds but nothing can connect to")
+        return value
+
+    @model_validator(mode="after")
+    def _services_reachable(self) -> "HubSection":
+        import ipaddress
+
+        if self.services_host is None and ipaddress.ip_address(self.services_bind_ip).is_unspecified:
+            raise ValueError(
+                f"hub.services_host is required when hub.services_bind_ip is {self.services_bind_ip}: "
+                "nothing can connect to that address, so name the host the proxy and user servers use "
+                "(in the Helm chart: the hub Service)"
+            )
+        return self
+
+    @property
+    def services_connect_host(self) -> str:
+        """Where other processes reach the hub's services (services_host, else the bound address)."""
+        return self.services_host or self.services_bind_ip
 
     @field_validator("db_url")
     @classmethod
@@ -216,7 +273,19 @@ class ProfileKubernetes(Section):
     node_selector: NodeSelector = Field({}, description="Node labels added to spawner.kubernetes's.")
     tolerations: list[Toleration] | None = Field(None, description="Replace spawner.kubernetes's tolerations.")
     node_affinity: NodeAffinity | None = Field(None, description="Replaces spawner.kubernetes's node affinity.")
+    environment: dict[EnvName, str] = Field(
+        {}, description="Plain variables added to this profile's servers (to spawner.environment's); no secrets."
+    )
     extra_env: dict[EnvName, EnvFrom] = Field({}, description="Added to spawner.kubernetes.extra_env.")
+
+    @field_validator("extra_env")
+    @classmethod
+    def _plain_or_from_a_source(cls, value: dict, info) -> dict:
+        """One variable, one definition: KubeSpawner would keep only one of the two, silently."""
+        both = sorted(set(value) & set(info.data.get("environment", {})))
+        if both:
+            raise ValueError(f"{', '.join(both)} also in environment: give each variable once")
+        return value
 
 
 class Profile(Section):
@@ -358,7 +427,7 @@ class SandboxSection(Section):
     url: HttpUrl | None = Field(
         None,
         description="URL of a sandbox running elsewhere; default: the hub starts one as a managed service "
-        "on 127.0.0.1:`port`.",
+        "on `hub.services_bind_ip`:`port`, which user servers reach at `hub.services_host`.",
     )
     port: Port = Field(8010, description="Port of the sandbox the hub starts.")
 
@@ -377,7 +446,7 @@ class SentinelHubSection(Section):
 
 class MarketplaceSection(Section):
     enabled: bool = Field(True, description="Run the notebook marketplace as a hub service at /services/marketplace/.")
-    port: Port = Field(8020, description="Port of the marketplace service on 127.0.0.1 (the hub proxies it).")
+    port: Port = Field(8020, description="Port of the marketplace service on `hub.services_bind_ip` (the hub proxies it).")
     site_dir: str | None = Field(
         None,
         description="Catalogue built by `gemhub marketplace build`. Default: `marketplace` in gemhub's state folder "

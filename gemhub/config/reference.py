@@ -73,11 +73,16 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+def replace_block(text: str, start_marker: str, end_marker: str, block: str) -> str:
+    """text with the generated block between (and including) the two markers replaced by block."""
+    start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
+    return text[:start] + block + text[end:]
+
+
 def write_into(readme: Path) -> bool:
     """Replace the generated block in readme; return whether it changed."""
     text = readme.read_text()
-    start, end = text.index(START), text.index(END) + len(END)
-    new = text[:start] + markdown() + text[end:]
+    new = replace_block(text, START, END, markdown())
     if new != text:
         readme.write_text(new)
     return new != text

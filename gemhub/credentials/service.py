@@ -31,7 +31,7 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote, urlencode, urlparse
+from urllib.parse import quote, urlencode
 
 import jinja2
 from jupyterhub.services.auth import (
@@ -44,6 +44,7 @@ from jupyterhub.services.auth import (
 from jupyterhub.utils import url_path_join
 from tornado import httpclient, web
 
+from ..service_address import listen_address
 from ..signals import serve_until_stopped
 from .providers import PROVIDERS, InvalidCredentials, Provider, get_provider
 
@@ -377,13 +378,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/credentials/")
     hub_base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
-    bind = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8030"))
+    address, port = listen_address("http://127.0.0.1:8030")
     db_url = os.environ.get(DB_URL_ENV, "")
     if not db_url:
         log.error("%s is not set: the page will say credentials are unavailable", DB_URL_ENV)
     app = make_app(Vault(db_url), prefix, hub_base)
     log.info("credentials service at %s", prefix)
-    serve_until_stopped(lambda: app.listen(bind.port, bind.hostname))
+    serve_until_stopped(lambda: app.listen(port, address))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ holding only the scopes it needs."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from gemhub_sandbox.contract import clients_environment
@@ -10,7 +11,21 @@ from jupyterhub.crypto import KEY_ENV
 
 from ..config import GemhubConfig
 from ..paths import Paths
+from ..service_address import BIND_IP_ENV, http_url
 from . import sandbox_client
+
+# libpq settings the credentials service needs to open the same PostgreSQL database as the hub
+# (the chart gives the hub PGPASSWORD from its Secret); the hub passes a managed service only
+# the environment its entry lists, so these are copied from the hub's own when it has them.
+DB_ENV_PASSED = ("PGPASSWORD", "PGSSLMODE")
+
+
+def _reached_at(cfg: GemhubConfig, port: int) -> dict[str, object]:
+    """A proxied service's URL (where the proxy and the hub connect) and the address it binds."""
+    return {
+        "url": http_url(cfg.hub.services_connect_host, port),
+        "environment": {BIND_IP_ENV: cfg.hub.services_bind_ip},
+    }
 
 
 def idle_culler(cfg: GemhubConfig, paths: Paths) -> tuple[dict, dict] | None:
@@ -38,12 +53,13 @@ def idle_culler(cfg: GemhubConfig, paths: Paths) -> tuple[dict, dict] | None:
 
 def sandbox(cfg: GemhubConfig, paths: Paths) -> tuple[dict, dict] | None:
     """The offline Sentinel Hub, for users without credentials. Kernels call it
-    directly on loopback, so it is not proxied and needs no hub API scopes."""
+    directly (spawners.sandbox_url), so it is not proxied and needs no hub API scopes."""
     box = cfg.sentinelhub.sandbox
     if not box.enabled or box.url:
         return None
     client_id, secret = sandbox_client.ensure(paths.data_dir)
-    command = [sys.executable, "-m", "gemhub_sandbox", "serve", "--host", "127.0.0.1", "--port", str(box.port)]
+    command = [sys.executable, "-m", "gemhub_sandbox", "serve", "--host", cfg.hub.services_bind_ip,
+               "--port", str(box.port)]
     return {
         "name": "sandbox",
         "command": command,
@@ -56,11 +72,12 @@ def marketplace(cfg: GemhubConfig, paths: Paths) -> tuple[dict, ...] | None:
     HubOAuth, so its own token gets no scopes at all."""
     if not cfg.marketplace.enabled:
         return None
+    service = _reached_at(cfg, cfg.marketplace.port)
+    service["environment"]["GEMHUB_MARKETPLACE_DIR"] = str(paths.marketplace_dir)
     return {
         "name": "marketplace",
-        "url": f"http://127.0.0.1:{cfg.marketplace.port}",
+        **service,
         "command": [sys.executable, "-m", "gemhub.marketplace.service"],
-        "environment": {"GEMHUB_MARKETPLACE_DIR": str(paths.marketplace_dir)},
         "oauth_no_confirm": True,
         "display": True,
         "info": {"description": "Curated, tested Earth-observation notebooks"},
@@ -81,15 +98,17 @@ def credentials(cfg: GemhubConfig, paths: Paths) -> tuple[dict, ...] | None:
         return None
     from ..credentials.keys import resolve_key
 
-    environment = {"GEMHUB_CREDENTIALS_DB_URL": paths.db_url}
+    service = _reached_at(cfg, cfg.hub.credentials_port)
+    environment = service["environment"]
+    environment["GEMHUB_CREDENTIALS_DB_URL"] = paths.db_url
+    environment.update({name: os.environ[name] for name in DB_ENV_PASSED if os.environ.get(name)})
     key = resolve_key(paths.data_dir, create=True)
     if key:
         environment[KEY_ENV] = key
     return {
         "name": "credentials",
-        "url": f"http://127.0.0.1:{cfg.hub.credentials_port}",
+        **service,
         "command": [sys.executable, "-m", "gemhub.credentials.service"],
-        "environment": environment,
         "oauth_no_confirm": True,
         "display": True,
         "info": {"description": "Your Sentinel Hub, meteoblue and S3 credentials"},

@@ -13,12 +13,14 @@ from gemhub_sandbox.contract import environment as sandbox_environment
 
 from ..config import GemhubConfig
 from ..paths import Paths
+from ..service_address import http_url
 from . import sandbox_client
 
 
 def sandbox_url(cfg: GemhubConfig) -> str:
+    """Where kernels reach the sandbox: one elsewhere, or the hub's own on hub.services_host."""
     sandbox = cfg.sentinelhub.sandbox
-    return (sandbox.url or f"http://127.0.0.1:{sandbox.port}").rstrip("/")
+    return (sandbox.url or http_url(cfg.hub.services_connect_host, sandbox.port)).rstrip("/")
 
 
 def user_environment(cfg: GemhubConfig, paths: Paths) -> dict[str, str]:
@@ -116,8 +118,9 @@ def _profile_override(p) -> dict:
     if pk.node_affinity is not None:
         override["node_affinity_required"] = _dump(pk.node_affinity.required)
         override["node_affinity_preferred"] = _dump(pk.node_affinity.preferred)
-    if pk.extra_env:
-        override["environment"] = _env_from(pk.extra_env)
+    if pk.environment or pk.extra_env:
+        # One dict, as KubeSpawner's `environment` trait holds both kinds (a str or an EnvVar dict).
+        override["environment"] = {**pk.environment, **_env_from(pk.extra_env)}
     return override
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from ..service_address import listen_address
 from ..signals import serve_until_stopped
 from .index import Index, IndexValidationError, load_index
 from .site import DEFAULT_LAUNCH_BASE, render_catalogue, render_detail
@@ -111,9 +111,9 @@ def main() -> None:
     site_dir = Path(os.environ.get(SITE_DIR_ENV, "."))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/marketplace/")
     hub_base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
-    bind = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8020"))
+    address, port = listen_address("http://127.0.0.1:8020")
     app = make_app(site_dir, prefix, hub_base)
-    serve_until_stopped(lambda: app.listen(bind.port, bind.hostname))
+    serve_until_stopped(lambda: app.listen(port, address))
 
 
 if __name__ == "__main__":

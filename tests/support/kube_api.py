@@ -5,12 +5,20 @@ KubeSpawner's own kubernetes_asyncio client, configured from a kubeconfig
 file, sends real HTTP requests to this loopback server, which answers the way
 the API server does (201 on create, 409 AlreadyExists, 404 NotFound as a
 Status object) and keeps what it was given so tests can look at it.
+
+While a stand-in is entered, KubeSpawner's client is configured for it, whatever
+ran before in the process: kubernetes_asyncio reads $KUBECONFIG once, at import
+(KUBE_CONFIG_DEFAULT_LOCATION), and kubespawner caches the loaded configuration
+(`clients.load_config`), so setting the variable alone only works for the first
+test module that imports them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -73,6 +81,35 @@ class KubeApiStandIn(LoopbackServer):
                 self._handle("DELETE")
 
         super().__init__(Handler)
+        self._saved: tuple[str | None, str] | None = None
+        self._folder: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self):
+        import kubernetes_asyncio.config.kube_config as kube_config
+        from kubespawner import clients
+
+        super().__enter__()
+        self._folder = tempfile.TemporaryDirectory(prefix="kube-standin-")
+        path = str(self.write_kubeconfig(Path(self._folder.name) / "kubeconfig"))
+        self._saved = (os.environ.get("KUBECONFIG"), kube_config.KUBE_CONFIG_DEFAULT_LOCATION)
+        os.environ["KUBECONFIG"] = path
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
+        clients.load_config.cache_clear()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import kubernetes_asyncio.config.kube_config as kube_config
+        from kubespawner import clients
+
+        env, location = self._saved
+        if env is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = env
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = location
+        clients.load_config.cache_clear()
+        self._folder.cleanup()
+        super().__exit__(*exc)
 
     def write_kubeconfig(self, path: Path) -> Path:
         path.write_text(yaml.safe_dump({

@@ -83,6 +83,16 @@ imagePullSecrets:
 {{- define "gemhub.hubPort" -}}8081{{- end }}
 {{- define "gemhub.proxyPublicPort" -}}8000{{- end }}
 {{- define "gemhub.proxyApiPort" -}}8001{{- end }}
+{{/* The hub's own services (gemhub's default ports): on the hub pod, reached through the hub Service. */}}
+{{- define "gemhub.sandboxPort" -}}8010{{- end }}
+{{- define "gemhub.marketplacePort" -}}8020{{- end }}
+{{- define "gemhub.credentialsPort" -}}8030{{- end }}
+{{/* "true" when the hub runs the sandbox itself (gemhub.yaml's sentinelhub.sandbox: enabled, gemhub's
+default, and no url of one elsewhere), so user pods reach it on the hub Service; else empty. */}}
+{{- define "gemhub.hubRunsSandbox" -}}
+{{- $box := default dict (dig "sentinelhub" "sandbox" dict (default dict .Values.gemhub)) }}
+{{- if and (dig "enabled" true $box) (not (dig "url" "" $box)) }}true{{- end }}
+{{- end }}
 {{/* Where the hub image keeps its state (GEMHUB_HOME=/srv/gemhub in images/hub/Dockerfile). */}}
 {{- define "gemhub.dataDir" -}}/srv/gemhub/data{{- end }}
 {{- define "gemhub.configDir" -}}/etc/gemhub{{- end }}
@@ -106,11 +116,17 @@ hub.config_d: hub.extraConfig
 hub.extra_config.JupyterHub.hub_bind_url: the chart (the hub listens on its pod's port 8081)
 hub.extra_config.JupyterHub.hub_connect_url: the chart (the hub Service)
 hub.extra_config.KubeSpawner.extra_labels: the chart (user pods carry the release label its NetworkPolicies select)
+hub.credentials_port: the chart (a port of the hub Service)
+hub.services_bind_ip: the chart (the hub's services listen on every address of its pod)
+hub.services_host: the chart (the hub Service)
+marketplace.port: the chart (a port of the hub Service)
+sentinelhub.sandbox.port: the chart (a port of the hub Service)
 spawner.type: the chart (kubernetes)
 spawner.image: singleuser.image.name and singleuser.image.tag
 spawner.cpu_limit: singleuser.cpu.limit
 spawner.mem_limit: singleuser.memory.limit
 spawner.environment: singleuser.extraEnv
+spawner.profiles: singleuser.profileList
 spawner.kubernetes: singleuser.* (z2jh's names) and the release namespace
 culling: cull.*
 {{- end }}
@@ -142,7 +158,10 @@ culling: cull.*
   "base_url" $v.hub.baseUrl
   "external_proxy" true
   "proxy_api_url" (printf "http://%s:%s" (include "gemhub.componentName" (list . "proxy-api")) (include "gemhub.proxyApiPort" .))
-  "data_dir" (include "gemhub.dataDir" .) }}
+  "data_dir" (include "gemhub.dataDir" .)
+  "credentials_port" (include "gemhub.credentialsPort" . | int)
+  "services_bind_ip" "0.0.0.0"
+  "services_host" (include "gemhub.componentName" (list . "hub")) }}
 {{- /* The hub's API must answer on the pod's address (probes, proxy, user pods), reached through its Service. */}}
 {{- $api := dict
   "hub_bind_url" (printf "http://:%s" (include "gemhub.hubPort" .))
@@ -196,7 +215,59 @@ culling: cull.*
 {{- if not (kindIs "invalid" $v.singleuser.memory.limit) }}
 {{- $_ := set $spawner "mem_limit" $v.singleuser.memory.limit }}
 {{- end }}
+{{- /* singleuser.profileList (z2jh) → spawner.profiles: the override's image and limits on the profile, the
+rest under its `kubernetes`; environment split as singleuser.extraEnv is. A node_affinity_* the override
+leaves out keeps singleuser.extraNodeAffinity's, as KubeSpawner replaces only the traits an override names. */}}
+{{- $profiles := list }}
+{{- range $p := $su.profileList }}
+{{- $o := default dict $p.kubespawner_override }}
+{{- $profile := dict "display_name" $p.display_name "slug" $p.slug "description" (default "" $p.description) "default" (default false $p.default) }}
+{{- $pk := dict }}
+{{- range $key := list "image" "cpu_limit" "mem_limit" "cpu_guarantee" "mem_guarantee" "image_pull_policy" "node_selector" "tolerations" }}
+{{- $value := index $o $key }}
+{{- if not (kindIs "invalid" $value) }}
+{{- $_ := set (has $key (list "image" "cpu_limit" "mem_limit") | ternary $profile $pk) $key $value }}
+{{- end }}
+{{- end }}
+{{- $affinity := deepCopy $su.extraNodeAffinity }}
+{{- $affinitySet := false }}
+{{- range $key := list "required" "preferred" }}
+{{- $value := index $o (printf "node_affinity_%s" $key) }}
+{{- if not (kindIs "invalid" $value) }}
+{{- $_ := set $affinity $key $value }}
+{{- $affinitySet = true }}
+{{- end }}
+{{- end }}
+{{- if $affinitySet }}
+{{- $_ := set $pk "node_affinity" $affinity }}
+{{- end }}
+{{- $plain := dict }}
+{{- $fromSource := dict }}
+{{- range $name, $value := $o.environment }}
+{{- if kindIs "map" $value }}
+{{- $_ := set $fromSource $name $value }}
+{{- else }}
+{{- $_ := set $plain $name (toString $value) }}
+{{- end }}
+{{- end }}
+{{- if $plain }}
+{{- $_ := set $pk "environment" $plain }}
+{{- end }}
+{{- if $fromSource }}
+{{- $_ := set $pk "extra_env" $fromSource }}
+{{- end }}
+{{- if $pk }}
+{{- $_ := set $profile "kubernetes" $pk }}
+{{- end }}
+{{- $profiles = append $profiles $profile }}
+{{- end }}
+{{- if $profiles }}
+{{- $_ := set $spawner "profiles" $profiles }}
+{{- end }}
 {{- $culling := dict "enabled" $v.cull.enabled "users" $v.cull.users "timeout" $v.cull.timeout "every" $v.cull.every "max_age" $v.cull.maxAge }}
 {{- $owned := dict "hub" $hub "spawner" $spawner "culling" $culling }}
+{{- /* The hub's services listen on its pod's addresses, at the ports of the hub Service. */}}
+{{- $_ := set $owned "marketplace" (dict "port" (include "gemhub.marketplacePort" . | int)) }}
+{{- $_ := set $owned "sentinelhub" (dict "sandbox" (dict "port" (include "gemhub.sandboxPort" . | int))) }}
 {{- mustMergeOverwrite (deepCopy (default dict $v.gemhub)) $owned | toYaml }}
 {{- end }}
