@@ -22,7 +22,8 @@ def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
     elif auth.type == "native":
         import nativeauthenticator
 
-        c.JupyterHub.authenticator_class = "native"
+        # nativeauthenticator's own login form is a 500 under JupyterHub 6 (native_auth.py says why).
+        c.JupyterHub.authenticator_class = "gemhub.hub.native_auth.GemhubNativeAuthenticator"
         c.JupyterHub.template_paths = [os.path.join(os.path.dirname(nativeauthenticator.__file__), "templates")]
         c.NativeAuthenticator.open_signup = auth.native.open_signup
         c.NativeAuthenticator.minimum_password_length = auth.native.minimum_password_length
