@@ -342,7 +342,8 @@ class CredentialStore:
         fernet = self._fernet()
         t = credentials_table
         with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(t.c.id, t.c.username, t.c.provider, t.c.ciphertext)).all()
+            rows = conn.execute(sa.select(t.c.id, t.c.username, t.c.provider, t.c.ciphertext)
+                                .order_by(t.c.username, t.c.provider)).all()
             new, unreadable = {}, []
             for row in rows:
                 try:

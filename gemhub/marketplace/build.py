@@ -7,7 +7,9 @@ the build summary (printed, and written to build-summary.json).
 
 The build runs collect -> validate -> render -> publish: collect.py pairs
 notebooks with their results, validation makes each an index entry, rendering
-makes every page in memory (previews: preview.py), publish.py writes them.
+makes every page in memory (previews: preview.py), publish.py writes them into
+a sibling staging folder and swaps that in for the served one in one step, so a
+build that fails (disk full, say) leaves the previous catalogue served as it was.
 Between render and publish, one sweep (sweep.py) checks everything the site
 would show for credentials, so nothing that carries one is ever written.
 """
@@ -141,7 +143,8 @@ def build_site(
     """Build index.json, the static site and build-summary.json into `out_dir`.
 
     Raises BuildInputError for bad input (report, notebooks folder, output folder),
-    BuildError when the site would carry a credential that is no notebook's.
+    BuildError when the site would carry a credential that is no notebook's, and
+    PublishError (a BuildError naming the path and errno) when it cannot be written.
     """
     report_path, out_dir, notebooks_dir = Path(report_path), Path(out_dir), Path(notebooks_dir)
     collected = collect(report_path, notebooks_dir)

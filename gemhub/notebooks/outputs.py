@@ -8,6 +8,8 @@ from pathlib import Path
 
 import nbformat
 
+from .failures import explain
+
 ERROR_EXCERPT = 1200
 
 
@@ -29,7 +31,7 @@ def _failing_cell(output: Path) -> tuple[str | None, str | None]:
             continue
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
-            return cell.get("id"), f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
+            return cell.get("id"), explain(errors[0].get("ename"), errors[0].get("evalue"))
         if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
             return cell.get("id"), None
     return None, None
