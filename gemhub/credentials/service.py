@@ -34,18 +34,13 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import jinja2
-from jupyterhub.services.auth import (
-    HubAuth,
-    HubAuthenticated,
-    HubOAuthCallbackHandler,
-    HubOAuthenticated,
-    UserNotAllowed,
-)
+from jupyterhub.services.auth import HubAuth, HubAuthenticated, HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import httpclient, web
 
 from ..service_address import listen_address
 from ..signals import serve_until_stopped
+from ..web_security import NotFoundHandler, OAuthCallbackHandler, SecurityHeadersMixin, plain_error
 from .providers import PROVIDERS, InvalidCredentials, Provider, get_provider
 
 DB_URL_ENV = "GEMHUB_CREDENTIALS_DB_URL"
@@ -58,7 +53,28 @@ FLASH = {
     "nothing": "There was nothing to remove.",
 }
 
+# Every provider's fields together fit in a few KiB; a larger body is refused before it is parsed,
+# so a pasted file never reaches validation, an error message or the log.
+MAX_BODY_BYTES = 64 * 1024
+
 log = logging.getLogger("gemhub.credentials")
+
+
+class BoundedInput:
+    """What both faces do with a request before reading it: refuse an oversized body, and
+    refuse bytes that are not UTF-8 naming the field only (tornado's own message would show
+    the first bytes, in the response and in the log, and they may be a secret's)."""
+
+    def prepare_body(self) -> None:
+        if len(self.request.body) > MAX_BODY_BYTES:
+            raise web.HTTPError(413, f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB; "
+                                     "credentials are a few short values")
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise web.HTTPError(400, f"{name or 'the URL'} is not valid UTF-8") from None
 
 
 class Unavailable(Exception):
@@ -129,9 +145,12 @@ def templates() -> jinja2.Environment:
     )
 
 
-class PageHandler(HubOAuthenticated, web.RequestHandler):
+class PageHandler(SecurityHeadersMixin, BoundedInput, HubOAuthenticated, web.RequestHandler):
     def initialize(self, vault: Vault, prefix: str, hub_base: str):
         self.vault, self.prefix, self.hub_base = vault, prefix, hub_base
+
+    def prepare(self):
+        self.prepare_body()
 
     @property
     def user(self) -> str:
@@ -164,10 +183,7 @@ class PageHandler(HubOAuthenticated, web.RequestHandler):
         self.finish(html)
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        reason = kwargs.get("exc_info", (None, None))[1]
-        message = getattr(reason, "log_message", None) or self._reason
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(f"{status_code}: {message}\n")
+        plain_error(self, status_code, **kwargs)
 
     def provider_from_form(self) -> Provider | None:
         name = self.get_body_argument("provider", "")
@@ -225,7 +241,7 @@ class RemoveHandler(PageHandler):
 # -- the REST API ---------------------------------------------------------------
 
 
-class ApiHandler(HubAuthenticated, web.RequestHandler):
+class ApiHandler(SecurityHeadersMixin, BoundedInput, HubAuthenticated, web.RequestHandler):
     """Token-authenticated JSON API; browsers' cookies are not accepted here,
     so there is nothing for a cross-site request to ride on (no xsrf needed)."""
 
@@ -238,13 +254,14 @@ class ApiHandler(HubAuthenticated, web.RequestHandler):
         return
 
     async def prepare(self):
+        self.prepare_body()
         model = await self.hub_auth.get_user(self, sync=False)
         if not model:
             raise web.HTTPError(401, "a JupyterHub API token is required (Authorization: token <token>)")
         try:
             self.current_user = self.check_hub_user(model)
         except UserNotAllowed:
-            raise web.HTTPError(403, f"{model.get('kind', 'user')} {model['name']} may not use the credentials "
+            raise web.HTTPError(403, f"{model.get('kind', 'user')} {model['name']!r} may not use the credentials "
                                      "service") from None
 
     @property
@@ -260,7 +277,7 @@ class ApiHandler(HubAuthenticated, web.RequestHandler):
 
     def authorize(self, user: str) -> None:
         if user != self.caller and not self.is_admin:
-            raise web.HTTPError(403, f"{self.caller} may only manage their own credentials, not {user}'s")
+            raise web.HTTPError(403, f"{self.caller} may only manage their own credentials, not {user!r}'s")
 
     def write_error(self, status_code: int, **kwargs) -> None:
         reason = kwargs.get("exc_info", (None, None))[1]
@@ -308,14 +325,14 @@ class CredentialApiHandler(ApiHandler):
         spec = self.target(user, provider)
         summary = self.find(user, spec.name)
         if summary is None:
-            raise web.HTTPError(404, f"no {spec.name} credentials stored for {user}")
+            raise web.HTTPError(404, f"no {spec.name} credentials stored for {user!r}")
         self.send(summary_json(summary))
 
     async def put(self, user: str, provider: str):
         spec = self.target(user, provider)
         try:
             body = json.loads(self.request.body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise web.HTTPError(400, "the body must be a JSON object of the provider's fields") from None
         if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
             raise web.HTTPError(400, f"the body must be a JSON object of strings; {spec.name} fields: "
@@ -334,7 +351,7 @@ class CredentialApiHandler(ApiHandler):
     def delete(self, user: str, provider: str):
         spec = self.target(user, provider)
         if not self.store().unset(user, spec.name):
-            raise web.HTTPError(404, f"no {spec.name} credentials stored for {user}")
+            raise web.HTTPError(404, f"no {spec.name} credentials stored for {user!r}")
         log.info("credentials removed for %s/%s by %s", user, spec.name, self.caller)
         self.set_status(204)
         self.finish()
@@ -367,8 +384,9 @@ def make_app(vault: Vault, prefix: str, hub_base: str) -> web.Application:
             (url_path_join(prefix, "remove"), RemoveHandler, pages),
             (url_path_join(prefix, "api/users"), UsersApiHandler, api),
             (url_path_join(prefix, f"api/users/{name}/{name}"), CredentialApiHandler, api),
-            (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+            (url_path_join(prefix, "oauth_callback"), OAuthCallbackHandler),
         ],
+        default_handler_class=NotFoundHandler,
         cookie_secret=os.urandom(32),
         xsrf_cookies=True,
     )

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..service_address import listen_address
 from ..signals import serve_until_stopped
+from ..web_security import NotFoundHandler, OAuthCallbackHandler, SecurityHeadersMixin, plain_error
 from .index import Index, IndexValidationError, load_index
 from .site import DEFAULT_LAUNCH_BASE, render_catalogue, render_detail
 
@@ -43,7 +44,7 @@ class Catalogue:
         return self._index
 
 
-class PageHandler(HubOAuthenticated, web.RequestHandler):
+class PageHandler(SecurityHeadersMixin, HubOAuthenticated, web.RequestHandler):
     def initialize(self, catalogue: Catalogue, prefix: str, launch_base: str):
         self.catalogue, self.prefix, self.launch_base = catalogue, prefix, launch_base
 
@@ -58,10 +59,7 @@ class PageHandler(HubOAuthenticated, web.RequestHandler):
         return index
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        reason = kwargs.get("exc_info", (None, None))[1]
-        message = getattr(reason, "log_message", None) or self._reason
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(f"{status_code}: {message}\n")
+        plain_error(self, status_code, **kwargs)
 
 
 class CatalogueHandler(PageHandler):
@@ -84,10 +82,13 @@ class DetailHandler(PageHandler):
                                   index=index, catalogue_url=self.prefix))
 
 
-class AssetHandler(HubOAuthenticated, web.StaticFileHandler):
+class AssetHandler(SecurityHeadersMixin, HubOAuthenticated, web.StaticFileHandler):
     @web.authenticated
     def get(self, path: str, include_body: bool = True):
         return super().get(path, include_body)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        plain_error(self, status_code, **kwargs)
 
 
 def make_app(site_dir: Path, prefix: str, hub_base: str) -> web.Application:
@@ -101,8 +102,9 @@ def make_app(site_dir: Path, prefix: str, hub_base: str) -> web.Application:
             (url_path_join(prefix, r"notebooks/([A-Za-z0-9][A-Za-z0-9._-]*)\.html"), DetailHandler, pages),
             (url_path_join(prefix, r"((?:thumbnails|previews|static)/.+|index\.json)"), AssetHandler,
              {"path": str(site_dir)}),
-            (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+            (url_path_join(prefix, "oauth_callback"), OAuthCallbackHandler),
         ],
+        default_handler_class=NotFoundHandler,
         cookie_secret=os.urandom(32),
     )
 

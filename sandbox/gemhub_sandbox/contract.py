@@ -40,6 +40,28 @@ DISCOVERY_GLOB = DISCOVERY_PREFIX + "*.json"
 # the marketplace (hub side) links to it, the Launch extension (user side) serves it.
 LAUNCH_PATH = "gemhub/launch/"
 
+# --- security headers on gemhub's own pages ---------------------------------------------------
+# The hub services (marketplace, credentials) and the Launch endpoint send these. Framing is
+# allowed from the hub's own origin only ('self', as jupyter_server does): the marketplace's
+# detail page frames its preview. JupyterHub's own pages use 'none'; nothing of ours needs more.
+CSP_DIRECTIVES = (
+    "frame-ancestors 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Full URLs (which carry slugs and query strings) stay on the hub's origin.
+    "Referrer-Policy": "same-origin",
+}
+
+
+def content_security_policy(report_uri: str | None = None) -> str:
+    """The Content-Security-Policy value; `report_uri` is the server's CSP report sink, as
+    JupyterHub (``hub/security/csp-report``) and jupyter_server (``api/security/csp-report``) name it."""
+    return "; ".join(CSP_DIRECTIVES + ((f"report-uri {report_uri}",) if report_uri else ()))
+
 
 def insecure_transport(token_url: str) -> dict[str, str]:
     """What lets oauthlib (sentinelhub-py) fetch a token from `token_url`: empty for https."""

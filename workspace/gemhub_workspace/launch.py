@@ -18,14 +18,28 @@ gets the server's permissions and a first checkpoint, and the notebook is
 written the way Jupyter writes notebooks.
 
 Status codes: 302 to the notebook; 400 for anything that is not a plain slug
-(traversal, encoded separators, backslashes, absolute paths) or a bad ``fresh``
-value; 404 for an unknown slug (or no curated folder configured); 403 when the
-user may not write contents or the destination would leave the root dir; 409
-when something that is not a notebook file is in the way.
+(traversal, encoded separators, backslashes, absolute paths, NUL bytes, names
+over 200 characters) or a bad ``fresh`` value; 404 for an unknown slug (or no
+curated folder configured; a curated file or folder that is a symlink leading
+out of the curated folder is not curated); 403 when the user may not write
+contents or the destination would leave the root dir; 409 when something that
+is not a notebook file is in the way; 422 when the curated notebook itself is
+unusable (larger than ``GemhubLaunch.max_notebook_bytes``, not JSON, not
+nbformat 3/4, or failing nbformat's schema). Every refusal writes nothing: the
+source is read and checked before the destination folder is made.
+
+Launches are serialised within the server (one asyncio lock): picking a free
+name and saving there is one step, so two clicks at the same moment never
+write the same file, whatever the ContentsManager (one whose calls really
+await, such as a remote store, would otherwise interleave them).
+
+Responses carry gemhub's security headers (``gemhub_sandbox.contract``), as
+the hub services' pages do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -33,13 +47,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import nbformat
-from gemhub_sandbox.contract import LAUNCH_PATH
+from gemhub_sandbox.contract import LAUNCH_PATH, SECURITY_HEADERS, content_security_policy
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.services.security import csp_report_uri
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 from tornado.escape import xhtml_escape
-from traitlets import Unicode
+from traitlets import Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 NOTEBOOKS_ENV = "GEMHUB_NOTEBOOKS_DIR"
@@ -47,6 +62,10 @@ WORKSPACE_FOLDER = "marketplace"
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_SLUG_LENGTH = 200
 FRESH_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False, "": False}
+# nbformat majors that read as version 4 without surprises (nbformat would "convert" a JSON
+# object with no version at all, as if it were an nbformat 1 notebook).
+NBFORMAT_MAJORS = (3, 4)
+NOT_A_NAME = "Not a notebook name: launch links look like gemhub/launch/<name>"
 
 
 class GemhubLaunch(LoggingConfigurable):
@@ -56,6 +75,12 @@ class GemhubLaunch(LoggingConfigurable):
         "",
         config=True,
         help=f"Folder of curated notebooks. Empty: use ${NOTEBOOKS_ENV} from the environment.",
+    )
+
+    max_notebook_bytes = Int(
+        32 * 1024 * 1024,
+        config=True,
+        help="Largest curated notebook Launch copies (bytes); a larger one is refused unread (422).",
     )
 
     def curated_root(self) -> Path | None:
@@ -105,6 +130,36 @@ def fresh_names(stem: str):
         n += 1
 
 
+class UnusableNotebook(ValueError):
+    """The curated file cannot be copied as a notebook; the message says why (no content)."""
+
+
+def load_curated(source: Path, slug: str, max_bytes: int) -> nbformat.NotebookNode:
+    """The curated notebook, checked before anything is written: size first (never read a
+    huge file), then UTF-8 JSON, an nbformat version nbformat reads as 4, and the schema."""
+    size = source.stat().st_size
+    if size > max_bytes:
+        raise UnusableNotebook(f"The curated notebook '{slug}' is too large to copy "
+                               f"({size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.1f} MiB)")
+    bad = f"The curated notebook '{slug}' is not a valid notebook"
+    try:
+        raw = json.loads(source.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UnusableNotebook(f"{bad}: it is not UTF-8 text") from None
+    except ValueError as error:
+        raise UnusableNotebook(f"{bad}: not JSON ({error})") from None
+    version = raw.get("nbformat") if isinstance(raw, dict) else None
+    if type(version) is not int or version not in NBFORMAT_MAJORS:
+        raise UnusableNotebook(f"{bad}: nbformat {version!r} is not one of {NBFORMAT_MAJORS}")
+    try:
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat's ValidationError and its conversion errors
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        raise UnusableNotebook(f"{bad}: {reason}") from None
+    return notebook
+
+
 class LaunchHandler(JupyterHandler):
     """GET ``<base_url>gemhub/launch/<slug>[?fresh=1]``: copy a curated notebook and open it."""
 
@@ -113,6 +168,34 @@ class LaunchHandler(JupyterHandler):
     @property
     def launch_config(self) -> GemhubLaunch:
         return self.settings["gemhub_launch"]
+
+    @property
+    def launch_lock(self) -> asyncio.Lock:
+        return self.settings["gemhub_launch_lock"]
+
+    @property
+    def content_security_policy(self) -> str:
+        """gemhub's policy with jupyter_server's report sink, unless the operator configured one."""
+        if "Content-Security-Policy" in self.settings.get("headers", {}):
+            return super().content_security_policy
+        return content_security_policy(self.settings.get("csp_report_uri",
+                                                         url_path_join(self.base_url, csp_report_uri)))
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """As tornado's, but the 400 names the problem, not the bytes (tornado's shows their repr)."""
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            if name is None:  # the slug, from the path
+                raise web.HTTPError(400, NOT_A_NAME) from None
+            raise web.HTTPError(400, "%s is not valid UTF-8", name) from None
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        configured = self.settings.get("headers", {})
+        for name, value in SECURITY_HEADERS.items():
+            if name not in configured:
+                self.set_header(name, value)
 
     def write_error(self, status_code, **kwargs):
         """A page (or JSON, if asked for) that says what went wrong, also for 404s."""
@@ -153,7 +236,7 @@ class LaunchHandler(JupyterHandler):
         """(source notebook, destination folder), both checked; raises HTTPError otherwise."""
         if not is_plain_slug(slug):
             self.log.info("gemhub launch: rejected a malformed slug")
-            raise web.HTTPError(400, "Not a notebook name: launch links look like gemhub/launch/<name>")
+            raise web.HTTPError(400, NOT_A_NAME)
         curated = self.launch_config.curated_root()
         if curated is None:
             self.log.warning("gemhub launch: no curated notebooks folder (%s unset or missing)", NOTEBOOKS_ENV)
@@ -208,24 +291,31 @@ class LaunchHandler(JupyterHandler):
         if not folder.resolve().is_relative_to(self._workspace_root()):
             raise web.HTTPError(403, "The workspace folder is outside your workspace (root folder)")
 
-    async def _copy(self, source: Path, folder: Path, fresh: bool) -> tuple[Path, str]:
+    async def _copy(self, source: Path, folder: Path, fresh: bool, slug: str) -> tuple[Path, str]:
         """The copy to open, saved first if it is new.
 
-        A free name is looked up, then saved to: the ContentsManager has no
-        exclusive create. Two launches at the same moment can only both write
-        the same curated notebook; an existing file is never written.
+        The ContentsManager has no exclusive create, so looking up a free name and
+        saving there happen under the server's launch lock: no other Launch can
+        take the same name in between. An existing file is never written.
         """
-        await self._make_folder(folder)
-        dest, action = await self._target(folder, source, fresh)
-        if action == "reuse":
-            # An existing copy is the user's: opened, never written. A link or a folder by that name is not one.
-            if dest.is_symlink() or not await ensure_async(self.contents_manager.file_exists(self._api_path(dest))):
-                raise web.HTTPError(409, "Something that is not a notebook is in the way of %s", self._api_path(dest))
+        async with self.launch_lock:
+            dest, action = await self._target(folder, source, fresh)
+            if action == "reuse":
+                # An existing copy is the user's: opened, never written. A link or a folder by that name is not one.
+                if dest.is_symlink() or not await ensure_async(
+                        self.contents_manager.file_exists(self._api_path(dest))):
+                    raise web.HTTPError(409, "Something that is not a notebook is in the way of %s",
+                                        self._api_path(dest))
+                return dest, action
+            try:
+                notebook = load_curated(source, slug, self.launch_config.max_notebook_bytes)
+            except UnusableNotebook as error:
+                self.log.warning("gemhub launch: slug=%s refused: %s", slug, error)
+                raise web.HTTPError(422, "%s", str(error)) from None
+            await self._make_folder(folder)
+            model = {"type": "notebook", "format": "json", "content": notebook}
+            await ensure_async(self.contents_manager.save(model, self._api_path(dest)))
             return dest, action
-        notebook = nbformat.read(source, as_version=4)
-        model = {"type": "notebook", "format": "json", "content": notebook}
-        await ensure_async(self.contents_manager.save(model, self._api_path(dest)))
-        return dest, action
 
     def _redirect_to(self, dest: Path, slug: str) -> None:
         parts = [WORKSPACE_FOLDER, slug, dest.name]
@@ -239,7 +329,7 @@ class LaunchHandler(JupyterHandler):
     async def get(self, slug: str):
         fresh = self._fresh()
         source, folder = self._resolve(slug)
-        dest, action = await self._copy(source, folder, fresh)
+        dest, action = await self._copy(source, folder, fresh, slug)
         self.log.info("gemhub launch: slug=%s action=%s path=%s/%s/%s", slug, action, WORKSPACE_FOLDER, slug, dest.name)
         self._redirect_to(dest, slug)
 
@@ -258,6 +348,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
     web_app = serverapp.web_app
     base_url = web_app.settings["base_url"]
     web_app.settings["gemhub_launch"] = config
+    web_app.settings["gemhub_launch_lock"] = asyncio.Lock()
     # Capture everything after launch/ (slashes included) so malformed names get a clear 400.
     route = url_path_join(base_url, LAUNCH_PATH, "(.*)")
     web_app.add_handlers(".*$", [(route, LaunchHandler)])
