@@ -107,6 +107,50 @@ def _images(data: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _load(data: dict) -> list[tuple[str, str, str]]:
+    """benchmarks/load.py: the journey's headline for gemhub, and stock JupyterHub's beside it."""
+    rows = []
+    mode = {"lightweight": "lightweight servers", "full": "JupyterLab servers"}.get(data["mode"], data["mode"])
+    for name, run in data["runs"].items():
+        ready, failures = run["steps"]["login_to_ready"], len(run["failures"])
+        label = "stock JupyterHub 6, same spawner" if name == "stock" else name
+        if "p95" in ready:
+            result = f"p50 {ready['p50']:.2f} s / p95 {ready['p95']:.2f} s"
+        else:
+            result = "no server became ready"
+        note = (f"{failures} failures, {run['journeys_without_failure']}/{run['users']} whole journeys; "
+                f"load avg ≤ {run['resources']['summary']['load1_max']:.1f}")
+        target = data["targets"].get(data["mode"], "–")
+        note += "; same run" if name == "stock" else f"; target {target}; `{data['command']}`"
+        rows.append((f"{run['users']} users ramped over {run['ramp_s']:g} s, {mode} ({label}): login → server ready",
+                     result, note))
+    ratio = data.get("ratios_gemhub_over_stock") or {}
+    failed = {name: run["steps"]["spawn"]["failed"] for name, run in data["runs"].items()}
+    if "spawn_p95" in ratio and any(failed.values()):
+        rows.append((f"gemhub / stock spawn latency, {mode}", "not comparable",
+                     f"spawns failed (gemhub {failed.get('gemhub')}, stock {failed.get('stock')}): the ratio of the "
+                     f"successful ones (p95 ×{ratio['spawn_p95']:.2f}) would compare survivors; target p95 < ×1.05"))
+    elif "spawn_p95" in ratio:
+        rows.append((f"gemhub / stock spawn latency, {mode}", f"p95 ×{ratio['spawn_p95']:.2f} / "
+                     f"p50 ×{ratio.get('spawn_p50', float('nan')):.2f}",
+                     "target p95 < ×1.05; same run, same users, one after the other (compare their load averages)"))
+    return rows
+
+
+def _restart(data: dict) -> list[tuple[str, str, str]]:
+    """benchmarks/restart.py: hub SIGKILL and restart with users at work, per hub database."""
+    rows = []
+    for kind, label in (("sqlite", "sqlite"), ("postgresql", "PostgreSQL")):
+        if kind in data:
+            run = data[kind]
+            rows.append((f"hub SIGKILL + restart, {data['users']} JupyterLab servers running ({label}): "
+                         "every user answering through the proxy again", f"{run['median']:.2f} s",
+                         f"median of {len(run['samples'])}; lost servers {sum(run['servers_lost'])}, files "
+                         f"{sum(run['files_lost'])}, kernels {sum(run['kernels_lost'])}; target < "
+                         f"{data['targets']['reconnected_s']} s, 0 lost"))
+    return rows
+
+
 SOURCES = {
     "spawn.json": _spawn,
     "spawn-docker.json": _spawn,
@@ -114,6 +158,9 @@ SOURCES = {
     "sandbox.json": _sandbox,
     "notebooks.json": _notebooks,
     "images.json": _images,
+    "restart.json": _restart,
+    "load-lightweight.json": _load,
+    "load-full.json": _load,
 }
 
 

@@ -1,6 +1,6 @@
 """The JupyterHub application gemhub runs: `python -m gemhub.hub.app -f gemhub/hub/jupyterhub_config.py`.
 
-JupyterHub itself, with three changes to how it stops:
+JupyterHub itself, with these changes to how it stops and starts:
 - managed services and user servers are stopped all at once, not one after
   another (each may take JupyterHub's interrupt/terminate/kill timeouts);
 - no service health check runs once shutdown has begun (JupyterHub 6 raised
@@ -8,7 +8,9 @@ JupyterHub itself, with three changes to how it stops:
   service whose server row was already deleted);
 - a second SIGINT or SIGTERM exits at once and says what was left running;
 - a stop asked for while the hub starts waits until it can clean up, so no
-  service or proxy outlives the hub.
+  service or proxy outlives the hub;
+- managed services a killed hub left running are stopped before new ones
+  start (service_pids.py says why and how), as JupyterHub does for its proxy.
 The configuration stays in jupyterhub_config.py next to this module, the
 same for every target.
 """
@@ -18,23 +20,42 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 from jupyterhub.app import JupyterHub
+from traitlets import Unicode
 
 from ..signals import STOP_SIGNALS
+from . import service_pids
 
 
 class GemhubHub(JupyterHub):
     _gemhub_stopping = False
     _stop_while_starting: signal.Signals | None = None
 
+    service_pid_dir = Unicode(
+        "", config=True, help="Folder for the managed services' pid files (empty: none kept, none stopped)."
+    )
+
     async def initialize(self, *args, **kwargs) -> None:
         await super().initialize(*args, **kwargs)
+        self._replace_leftover_services()
         # JupyterHub installs its stop handlers only once everything has started. A Ctrl-C
         # while the proxy and services are starting would end the hub at once and orphan them;
         # instead it is remembered and acted on as soon as the hub can clean up.
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._stop_signal_while_starting)
+
+    def _replace_leftover_services(self) -> None:
+        """Stop what a killed hub left running, then note each service's pid whenever it starts
+        (JupyterHub restarts a service that exits through the same Service.start)."""
+        if not self.service_pid_dir:
+            return
+        folder = Path(self.service_pid_dir)
+        service_pids.stop_leftovers(folder, self.log)
+        for service in self._service_map.values():
+            if service.managed:
+                service.start = _recording_pid(service, service.start, folder)
 
     def _stop_signal_while_starting(self, signum: int, frame) -> None:
         sig = signal.Signals(signum)
@@ -98,11 +119,21 @@ class GemhubHub(JupyterHub):
                     self.log.error("Stopping %s failed: %s", what, result)
         # JupyterHub's own cleanup finds them stopped; it stops the proxy and removes the pid file
         await super().cleanup()
+        if self.service_pid_dir:
+            service_pids.forget_stopped(Path(self.service_pid_dir))
 
     async def check_services_health(self) -> None:
         if self._gemhub_stopping:
             return
         await super().check_services_health()
+
+
+def _recording_pid(service, start, folder: Path):
+    async def start_and_record() -> None:
+        await start()
+        service_pids.record(folder, service.name, service.proc.pid)
+
+    return start_and_record
 
 
 def _where(spawner) -> str:

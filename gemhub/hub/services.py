@@ -115,6 +115,9 @@ def credentials(cfg: GemhubConfig, paths: Paths) -> tuple[dict, ...] | None:
     }, {"name": "credentials", "services": ["credentials"], "scopes": []}
 
 
+# Under the data dir: one pid file per managed service (gemhub/hub/service_pids.py).
+SERVICE_PID_DIR = "service-pids"
+
 # What every user may open (HubOAuth checks these access scopes), per service.
 USER_ACCESS = ("marketplace", "credentials")
 
@@ -133,3 +136,5 @@ def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
         roles.append({"name": "user", "scopes": ["self", *access]})
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles
+    # where the hub (gemhub.hub.app) notes their pids, to stop what a killed hub left running
+    c.GemhubHub.service_pid_dir = str(paths.data_dir / SERVICE_PID_DIR)

@@ -62,7 +62,7 @@ def hub_answers(url: str, timeout: float, still_running=lambda: True) -> bool:
             raise ProcessLookupError("the hub's process ended")
         try:
             return requests.get(f"{url}/hub/api/", timeout=2).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or too busy to answer yet
             return False
 
     try:
@@ -81,6 +81,8 @@ class RunningHub:
     process: subprocess.Popen | None = None
     # signals the hub starts with ignored, as under nohup or a script's `&`
     ignored_signals: tuple[int, ...] = ()
+    # added to the hub's environment (e.g. PGPASSWORD for a PostgreSQL hub.db_url)
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -108,7 +110,7 @@ class RunningHub:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.config_file.parent,
-            env={k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")},
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}, **self.environment},
             preexec_fn=self._ignore_signals if self.ignored_signals else None,
         )
 
