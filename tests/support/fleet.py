@@ -11,11 +11,9 @@ public proxy port, the Jupyter contents and kernel APIs, and the process table (
 
 from __future__ import annotations
 
-import json
 import secrets
 import signal
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ import websocket
 from gemhub.waiting import wait_until
 
 from .hub import RunningHub, UserSession, write_config
-from .kernel import _message
+from .kernel import KernelError, execute_in
 
 FILE = "fleet-note.txt"
 VARIABLE = "fleet_marker"  # set in each user's kernel; reading it back proves the same kernel lives on
@@ -105,7 +103,7 @@ class Worker:
         """The variable set in the kernel before the fault, read back from the same kernel."""
         try:
             return execute_in(self.server_url, self.token, self.kernel_id, f"print({VARIABLE})").strip()
-        except (requests.RequestException, websocket.WebSocketException, OSError, KernelFailed):
+        except (requests.RequestException, websocket.WebSocketException, OSError, KernelError):
             return None
 
     def start_work(self, spawn_timeout: float) -> None:
@@ -125,34 +123,6 @@ class Worker:
         self.marker = f"{self.user}-{secrets.token_hex(6)}"
         execute_in(self.server_url, self.token, self.kernel_id, f"{VARIABLE} = {self.marker!r}", timeout=180)
         self.started = self.session.server_status()["started"]
-
-
-class KernelFailed(Exception):
-    pass
-
-
-def execute_in(server_url: str, token: str, kernel_id: str, code: str, timeout: float = 60) -> str:
-    """Run `code` in the running kernel `kernel_id` over its websocket (through the proxy); its stdout."""
-    ws_url = server_url.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels"
-    ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout)
-    try:
-        request = _message(code, uuid.uuid4().hex)
-        ws.send(json.dumps(request))
-        stdout, deadline = [], time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            reply = json.loads(ws.recv())
-            if reply.get("parent_header", {}).get("msg_id") != request["header"]["msg_id"]:
-                continue
-            kind, content = reply["msg_type"], reply["content"]
-            if kind == "stream" and content["name"] == "stdout":
-                stdout.append(content["text"])
-            elif kind == "error":
-                raise KernelFailed(f"{content['ename']}: {content['evalue']}")
-            elif kind == "status" and content["execution_state"] == "idle":
-                return "".join(stdout)
-        raise TimeoutError(f"no reply from kernel {kernel_id} within {timeout}s")
-    finally:
-        ws.close()
 
 
 @dataclass

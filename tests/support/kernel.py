@@ -36,6 +36,14 @@ def execute(server_url: str, token: str, code: str, timeout: float = 120) -> str
     kernel = requests.post(f"{server_url}/api/kernels", headers=headers, json={}, timeout=60)
     kernel.raise_for_status()
     kernel_id = kernel.json()["id"]
+    try:
+        return execute_in(server_url, token, kernel_id, code, timeout)
+    finally:
+        requests.delete(f"{server_url}/api/kernels/{kernel_id}", headers=headers, timeout=30)
+
+
+def execute_in(server_url: str, token: str, kernel_id: str, code: str, timeout: float = 60) -> str:
+    """Run `code` in the running kernel `kernel_id` over its websocket (through the proxy); its stdout."""
     ws_url = server_url.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels"
     ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout)
     try:
@@ -53,7 +61,6 @@ def execute(server_url: str, token: str, code: str, timeout: float = 120) -> str
                 raise KernelError(f"{content['ename']}: {content['evalue']}")
             elif kind == "status" and content["execution_state"] == "idle":
                 return "".join(stdout)
-        raise TimeoutError(f"no reply from kernel within {timeout}s")
+        raise TimeoutError(f"no reply from kernel {kernel_id} within {timeout}s")
     finally:
         ws.close()
-        requests.delete(f"{server_url}/api/kernels/{kernel_id}", headers=headers, timeout=30)
