@@ -26,7 +26,11 @@ def test_docker_target(monkeypatch, tmp_path):
     assert issubclass(app.spawner_class, DockerSpawner) and app.spawner_class.__name__ == "HostNetworkDockerSpawner"
     assert c.DockerSpawner.cmd == ["jupyterhub-singleuser"] and c.DockerSpawner.remove is True
     assert c.JupyterHub.hub_bind_url.startswith("http://127.0.0.1:")
-    assert app.authenticator_class.__name__ == "NativeAuthenticator"
+    from nativeauthenticator import NativeAuthenticator
+
+    # NativeAuthenticator with gemhub's JupyterHub 6 login handler (gemhub/hub/native_auth.py)
+    assert issubclass(app.authenticator_class, NativeAuthenticator)
+    assert app.authenticator_class.__name__ == "GemhubNativeAuthenticator"
     assert c.DockerSpawner.image == "gemhub/user:latest"
     assert c.DockerSpawner.network_name == "host"
     assert c.DockerSpawner.volumes == {"gemhub-home-{username}": "/home/jovyan"}
