@@ -61,11 +61,15 @@ class Sampler:
         found.append(psutil.Process(os.getpid()))
         procs = []
         for p in found:
-            known = self._procs.get(p.pid)
-            if known is None or known.create_time() != p.create_time():
-                known = p
-                known.cpu_percent(None)  # the first call only starts the clock
-                self._procs[p.pid] = known
+            try:
+                known = self._procs.get(p.pid)
+                if known is None or known.create_time() != p.create_time():
+                    known = p
+                    known.cpu_percent(None)  # the first call only starts the clock
+                    self._procs[p.pid] = known
+            except psutil.Error:  # ended since it was listed (a stopping server's kernel)
+                self._procs.pop(p.pid, None)
+                continue
             procs.append(known)
         return procs
 

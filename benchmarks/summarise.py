@@ -107,8 +107,9 @@ def _images(data: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _load(data: dict) -> list[tuple[str, str, str]]:
-    """benchmarks/load.py: the journey's headline for gemhub, and stock JupyterHub's beside it."""
+def _load(data: dict, sustained: bool = False) -> list[tuple[str, str, str]]:
+    """benchmarks/load.py: the journey's headline for gemhub, and stock JupyterHub's beside it
+    (`sustained`: a run at the arrival rate this machine can serve, not the target's)."""
     rows = []
     mode = {"lightweight": "lightweight servers", "full": "JupyterLab servers"}.get(data["mode"], data["mode"])
     for name, run in data["runs"].items():
@@ -119,9 +120,10 @@ def _load(data: dict) -> list[tuple[str, str, str]]:
         else:
             result = "no server became ready"
         note = (f"{failures} failures, {run['journeys_without_failure']}/{run['users']} whole journeys; "
-                f"load avg ≤ {run['resources']['summary']['load1_max']:.1f}")
-        target = data["targets"].get(data["mode"], "–")
-        note += "; same run" if name == "stock" else f"; target {target}; `{data['command']}`"
+                f"load avg ≤ {run['resources']['summary']['load1_max']:.1f}; "
+                f"user servers ≈ {_server_cpu_per_user(run):.1f} CPU-s per user")
+        target = "the rate this machine sustains" if sustained else f"target {data['targets'].get(data['mode'], '–')}"
+        note += "; same run" if name == "stock" else f"; {target}; `{data['command']}`"
         rows.append((f"{run['users']} users ramped over {run['ramp_s']:g} s, {mode} ({label}): login → server ready",
                      result, note))
     ratio = data.get("ratios_gemhub_over_stock") or {}
@@ -135,6 +137,13 @@ def _load(data: dict) -> list[tuple[str, str, str]]:
                      f"p50 ×{ratio.get('spawn_p50', float('nan')):.2f}",
                      "target p95 < ×1.05; same run, same users, one after the other (compare their load averages)"))
     return rows
+
+
+def _server_cpu_per_user(run: dict) -> float:
+    """CPU seconds the user servers and kernels used per user (sampled, so a lower bound): what a
+    machine must supply per user at whatever hub, and why 2 cores cannot spawn 100 in 60 s."""
+    mean = run["resources"]["summary"]["user_servers"]["cpu_percent_mean"]
+    return mean / 100 * run["wall_s"] / run["users"]
 
 
 def _restart(data: dict) -> list[tuple[str, str, str]]:
@@ -160,6 +169,7 @@ SOURCES = {
     "images.json": _images,
     "restart.json": _restart,
     "load-lightweight.json": _load,
+    "load-lightweight-capacity.json": lambda data: _load(data, sustained=True),
     "load-full.json": _load,
 }
 

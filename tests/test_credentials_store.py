@@ -414,3 +414,37 @@ def test_installed_cli_reads_secret_from_stdin(config, tmp_path):
                             env=env, timeout=60)
     assert "carol" in listed.stdout and "…4f2a" in listed.stdout
     assert secret not in done.stdout + done.stderr + listed.stdout + listed.stderr
+
+
+def test_writes_wait_for_a_busy_database_instead_of_failing(db):
+    """The hub holds the shared sqlite file's write lock for seconds under a spawn storm; the store
+    waits for it (sqlite's default is to give up after 5 s: "database is locked"), and twenty
+    users saving and reading at once while it is held all succeed, none lost."""
+    import sqlite3
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, path = db
+    key = new_key()
+    with CredentialStore(url, key) as store:
+        store.set("warmup", "sentinelhub", sh_values(), by="warmup")  # creates the table
+    held = threading.Event()
+
+    def hold_lock(seconds: float) -> None:
+        blocker = sqlite3.connect(path, timeout=0)
+        blocker.execute("BEGIN IMMEDIATE")  # what a long hub write transaction looks like to others
+        held.set()
+        threading.Event().wait(seconds)
+        blocker.commit()
+        blocker.close()
+
+    values = {f"user{i}": sh_values() for i in range(20)}
+    with CredentialStore(url, key) as store, ThreadPoolExecutor(max_workers=21) as pool:
+        blocker = pool.submit(hold_lock, 7)
+        assert held.wait(10)
+        saves = [pool.submit(store.set, user, "sentinelhub", given, user) for user, given in values.items()]
+        errors = [repr(f.exception()) for f in saves if f.exception() is not None]
+        blocker.result()
+        assert errors == []
+        reads = {user: pool.submit(store.get, user, "sentinelhub") for user in values}
+        assert {user: f.result() for user, f in reads.items()} == values

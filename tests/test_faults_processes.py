@@ -9,6 +9,8 @@ user's server dies by SIGKILL, and what users had must still be there afterwards
   5 s, which gemhub keeps) and starts a new one with every route.
 - A user's server dies: the hub notices at its next poll (Spawner.poll_interval, 30 s) and the
   user can start again, their files intact.
+- After a hub restart users reach their running servers while a slow managed service is still
+  starting (GemhubHub.start_service), not only once every service is up.
 
 Each recovery was checked once by disabling it (see issue #16's note): the tests then fail.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 import psutil
@@ -26,6 +29,7 @@ from gemhub.waiting import eventually, wait_until
 from support.fleet import (SERVICES, all_reconnected, census, fleet_hub, kill_everything_in, lost_files,
                            lost_kernels, lost_servers, restart_until_reconnected, service_pages,
                            services_not_replaced, set_to_work, sigkill)
+from support.hub import free_port
 from support.postgres import postgres  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
@@ -139,3 +143,49 @@ def test_user_server_killed_is_noticed_and_can_start_again(make_hub):
     (new_pid,) = census(hub.config_file.parent).pids(f"server {victim.user}")
     assert new_pid != victim.server_pid
     assert victim.answers() and lost_files([victim]) == []
+
+
+SLOW_SERVICE_DELAY = 25  # seconds the slow service sleeps before it listens
+
+
+def _slow_service_config(folder, port: int) -> str:
+    """A hub.config_d file adding one managed service that listens only SLOW_SERVICE_DELAY s after
+    it starts (a service loading a big catalogue, a migration): the folder, for gemhub.yaml."""
+    config_d = folder / "config.d"
+    config_d.mkdir()
+    command = ("import http.server, time; time.sleep(%d); "
+               "http.server.HTTPServer(('127.0.0.1', %d), http.server.SimpleHTTPRequestHandler).serve_forever()"
+               % (SLOW_SERVICE_DELAY, port))
+    (config_d / "50-slow-service.py").write_text(
+        "import sys\n"
+        f"c.JupyterHub.services.append({{'name': 'slow', 'url': 'http://127.0.0.1:{port}', 'timeout': 120,\n"
+        f"                               'command': [sys.executable, '-c', {command!r}]}})\n")
+    return str(config_d)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_users_reach_their_servers_while_services_still_start(make_hub, tmp_path):
+    """After a hub restart, users whose servers kept running are routed to them at once, not after
+    every managed service has started (JupyterHub starts them one by one and restores users'
+    routes after the last: a slow service kept every user out)."""
+    port = free_port()
+    hub = make_hub(2, {"hub": {"config_d": _slow_service_config(tmp_path, port)}})
+    hub.start(timeout=SLOW_SERVICE_DELAY + 150)
+    workers = set_to_work(hub, 2, SPAWN_GUARD)
+    (old_proxy,) = census(hub.config_file.parent).pids("proxy")
+    wait_until(lambda: _listening(port), SLOW_SERVICE_DELAY + 60, "the slow service listening")
+
+    running = hub.log_file.read_text(errors="replace").count("JupyterHub is now running")
+    sigkill(hub.process)
+    restart_until_reconnected(hub, workers, old_proxy, RESTART_GUARD)
+    assert not _listening(port), "users were routed only once the slow service had started"
+    assert lost_servers(workers) == []
+    # the slow service still comes up, and the hub with it
+    wait_until(lambda: _listening(port), SLOW_SERVICE_DELAY + 60, "the slow service listening")
+    wait_until(lambda: hub.log_file.read_text(errors="replace").count("JupyterHub is now running") > running, 60,
+               "the restarted hub reporting it runs")

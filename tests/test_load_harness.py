@@ -65,3 +65,25 @@ def test_a_failing_step_is_reported_with_its_reason_and_the_server_is_still_stop
     assert run["steps"]["launch"] == {"ok": 0, "failed": 0}, "the journey ends at its first failure"
     assert run["steps"]["stop"]["ok"] == 1, "the server is stopped even after a failure"
     assert run["journeys_without_failure"] == 0
+
+
+def test_the_sampler_survives_processes_ending_while_it_looks():
+    """Under load, servers and kernels end between the sampler listing them and reading their
+    CPU; the sampler thread died on that (the 30-user run's stock half lost its resource
+    figures). A shell starting thousands of short-lived children makes the race frequent."""
+    import time
+
+    sys.path.insert(0, str(CHECKOUT / "benchmarks"))
+    from load_sampler import Sampler
+
+    churn = subprocess.Popen(["/bin/sh", "-c", "while :; do /bin/true; done"])
+    try:
+        sampler = Sampler(churn.pid, interval=0.001).start(time.monotonic())
+        time.sleep(4)
+        alive = sampler._thread.is_alive()
+        samples = sampler.stop()
+    finally:
+        churn.kill()
+        churn.wait()
+    assert alive, "the sampler thread died"
+    assert len(samples) > 100

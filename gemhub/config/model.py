@@ -396,7 +396,10 @@ class SpawnerSection(Section):
     cpu_limit: float | None = Field(None, gt=0, description="CPU cores per user (docker, kubernetes).")
     mem_limit: Memory | None = Field(None, description="Memory per user (docker, kubernetes).")
     start_timeout: int = Field(120, ge=10, description="Seconds a server may take to start.")
-    http_timeout: int = Field(60, ge=5, description="Seconds a started server may take to answer.")
+    # 120, not JupyterHub's 30: 30 JupyterLab servers starting within a minute on 2 cores took up
+    # to ~110 s to answer and failed at 60 s (benchmarks/results/load-full.json). A server that
+    # crashes is still only reported when this runs out, so it is not raised further.
+    http_timeout: int = Field(120, ge=5, description="Seconds a started server may take to answer.")
     environment: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field(
         {}, description="Extra environment variables for every user server (no secrets)."
     )

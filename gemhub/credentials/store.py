@@ -360,10 +360,16 @@ class CredentialStore:
         return len(new)
 
 
+# How long a write waits for the sqlite file's lock. The hub writes to the same file; during a
+# spawn storm (10 users starting at once) its writes kept the lock past sqlite's default 5 s and
+# the pre-spawn hook's read failed with "database is locked", failing that user's spawn.
+SQLITE_BUSY_TIMEOUT = 60
+
+
 def _engine(db_url: str) -> sa.Engine:
     kwargs: dict = {"pool_pre_ping": True}
     if db_url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
         if db_url.endswith(":memory:") or db_url in ("sqlite://", "sqlite:///"):
             kwargs["poolclass"] = StaticPool
     return sa.create_engine(db_url, **kwargs)

@@ -83,12 +83,18 @@ def forget_stopped(folder: Path) -> None:
 
 
 def _stop_all(processes) -> None:
-    """SIGTERM each service (it stops its own children), then SIGKILL whatever of them is left."""
+    """SIGTERM every service and every child of theirs at once, then SIGKILL whatever is left.
+    Children get their own SIGTERM: a service waiting for its children to stop on their own (the
+    sandbox closing its render workers) held the restart up for seconds."""
     family = []
     for process in processes:
         try:
             family += [process, *process.children(recursive=True)]
-            process.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    for member in family:
+        try:
+            member.terminate()
         except psutil.NoSuchProcess:
             pass
     _, alive = psutil.wait_procs(family, timeout=GRACE)
