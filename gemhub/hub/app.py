@@ -71,7 +71,7 @@ class GemhubHub(JupyterHub):
         benchmark's reconnect time) although their servers never stopped. So the first call
         restores users' routes, then starts every service at once; each call awaits its own."""
         if self._service_starts is None:
-            await self.proxy.check_routes(self.users, self._service_map)
+            await self._route_running_servers()
             if self._leftovers_stopped is not None:
                 await self._leftovers_stopped
             start = super().start_service
@@ -82,6 +82,22 @@ class GemhubHub(JupyterHub):
         if started is None:  # not one of the services there were at start-up
             return await super().start_service(service_name, service, ssl_context)
         return await started
+
+    async def _route_running_servers(self) -> None:
+        """Add the hub's route and those of users' running servers where the proxy lacks them (a
+        new proxy has none). Services' routes are left to JupyterHub's check after they start, so
+        a service's URL is routed only once it answers; nothing is removed here."""
+        routes = await self.proxy.get_all_routes()
+        missing = [
+            self.proxy.add_user(user, name)
+            for user in self.users.values()
+            for name, spawner in user.spawners.items()
+            if spawner.ready and spawner.proxy_spec not in routes
+        ]
+        hub_route = routes.get(self.hub.routespec)
+        if hub_route is None or hub_route["target"] != self.hub.host:
+            missing.append(self.proxy.add_hub_route(self.hub))
+        await asyncio.gather(*missing)
 
     def _stop_signal_while_starting(self, signum: int, frame) -> None:
         sig = signal.Signals(signum)
