@@ -84,20 +84,17 @@ class GemhubHub(JupyterHub):
         return await started
 
     async def _route_running_servers(self) -> None:
-        """Add the hub's route and those of users' running servers where the proxy lacks them (a
-        new proxy has none). Services' routes are left to JupyterHub's check after they start, so
-        a service's URL is routed only once it answers; nothing is removed here."""
+        """Add the routes of users' running servers that the proxy lacks (a new proxy has none).
+        Only those: the hub's and the services' routes are left to JupyterHub's check once the
+        services answer, as before, so a hub that answers through the proxy has its services
+        routed too. Nothing is removed here."""
         routes = await self.proxy.get_all_routes()
-        missing = [
+        await asyncio.gather(*(
             self.proxy.add_user(user, name)
             for user in self.users.values()
             for name, spawner in user.spawners.items()
             if spawner.ready and spawner.proxy_spec not in routes
-        ]
-        hub_route = routes.get(self.hub.routespec)
-        if hub_route is None or hub_route["target"] != self.hub.host:
-            missing.append(self.proxy.add_hub_route(self.hub))
-        await asyncio.gather(*missing)
+        ))
 
     def _stop_signal_while_starting(self, signum: int, frame) -> None:
         sig = signal.Signals(signum)
