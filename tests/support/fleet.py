@@ -25,7 +25,7 @@ import websocket
 
 from gemhub.waiting import wait_until
 
-from .hub import RunningHub, UserSession, write_config
+from .hub import RunningHub, UserSession, hub_answers, write_config
 from .kernel import KernelError, execute_in
 
 FILE = "fleet-note.txt"
@@ -208,7 +208,12 @@ def restart_until_reconnected(hub: RunningHub, workers: list[Worker], old_proxy:
     hub.launch()
     wait_until(lambda: all_reconnected(workers, gone_proxy=old_proxy), timeout,
                "every user's server answering through the restarted hub's proxy")
-    return time.monotonic() - began
+    reconnected = time.monotonic() - began
+    # Users are routed before the services start (gemhub/hub/app.py); the hub's own route comes
+    # once they answer, and the checks that follow ask the hub API through the proxy.
+    if not hub_answers(hub.url, timeout, still_running=lambda: hub.process.poll() is None):
+        raise TimeoutError(f"the restarted hub's API not answering through the proxy:\n{hub.log_tail()}")
+    return reconnected
 
 
 def lost_servers(workers: list[Worker]) -> list[str]:
