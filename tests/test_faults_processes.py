@@ -28,7 +28,7 @@ import pytest
 from gemhub.waiting import eventually, wait_until
 from support.fleet import (SERVICES, all_reconnected, census, fleet_hub, kill_everything_in, lost_files,
                            lost_kernels, lost_servers, restart_until_reconnected, service_pages,
-                           services_not_replaced, set_to_work, sigkill)
+                           services_not_replaced, set_to_work, sigkill, wait_for_hub_through_proxy)
 from support.hub import free_port
 from support.postgres import postgres  # noqa: F401  (the fixture)
 
@@ -182,8 +182,9 @@ def test_users_reach_their_servers_while_services_still_start(make_hub, tmp_path
 
     running = hub.log_file.read_text(errors="replace").count("JupyterHub is now running")
     sigkill(hub.process)
-    restart_until_reconnected(hub, workers, old_proxy, RESTART_GUARD)
+    restart_until_reconnected(hub, workers, old_proxy, RESTART_GUARD, wait_for_hub_api=False)
     assert not _listening(port), "users were routed only once the slow service had started"
+    wait_for_hub_through_proxy(hub, SLOW_SERVICE_DELAY + 120)
     # the slow service still comes up, and the hub with it (its own route, as in JupyterHub, then)
     wait_until(lambda: _listening(port), SLOW_SERVICE_DELAY + 60, "the slow service listening")
     wait_until(lambda: hub.log_file.read_text(errors="replace").count("JupyterHub is now running") > running, 60,
