@@ -1,5 +1,6 @@
 # The two commands of the README, and the steps they are made of.
-#   make up    - create the environments (first time only) and start the embedded hub
+#   make up    - create the environments (first time only) and start the embedded hub, which
+#                tests the curated notebooks in the background (marketplace.curate)
 #   make test  - create the environments (first time only) and run the whole test suite
 # and, for contributors: make test-fast - the tests that need no root, Docker or Chromium.
 # Environments are rebuilt only when a lock file changes.
@@ -14,9 +15,9 @@ UV_VERSION := 0.13.9
 export UV_NATIVE_TLS := 1
 LOCK   := $(UV) pip compile -q --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes
 
-.PHONY: up test test-fast envs proxy system-deps marketplace locks clean-envs helm-tools
+.PHONY: up test test-fast envs proxy system-deps marketplace labextension locks clean-envs helm-tools
 
-up: envs proxy marketplace
+up: envs proxy
 	$(HUB)/bin/gemhub up
 
 test: envs proxy system-deps
@@ -48,14 +49,21 @@ $(USERENV)/.synced: images/user/requirements.lock sandbox/pyproject.toml workspa
 	GEMHUB_ENDPOINT_COMPAT=0 $(USERENV)/bin/python -m gemhub_workspace.environment >/dev/null
 	touch $@
 
+# Rebuild gemhub's JupyterLab extension (workspace/labextension) after editing its source.
+# The build lands in workspace/gemhub_workspace/prefix/ and is committed, so `make envs`
+# and the images install it without Node.js; `make envs` afterwards puts it into the env.
+labextension: $(USERENV)/.synced
+	cd workspace/labextension && npm ci --no-audit --no-fund --silent && \
+	  PATH=$(CURDIR)/$(USERENV)/bin:$$PATH jupyter-builder build .
+
 proxy: images/proxy/node_modules/.package-lock.json
 
 images/proxy/node_modules/.package-lock.json: images/proxy/package-lock.json
 	cd images/proxy && npm ci --no-audit --no-fund --silent
 
-# The catalogue `make up` serves: run the curated notebooks (cached; only
-# changed ones re-run) and publish those that pass. A failing notebook is left
-# out of the catalogue, not a reason to refuse to start the hub.
+# The catalogue by hand, without a hub: run the curated notebooks (cached; only
+# changed ones re-run) and publish those that pass. `make up` does not wait for
+# this: the hub tests and publishes them in the background (gemhub marketplace curate).
 marketplace: envs
 	-$(HUB)/bin/gemhub notebooks test notebooks/ --jobs 2
 	$(HUB)/bin/gemhub marketplace build --report .gemhub/notebook-runs/report.json --out .gemhub/marketplace

@@ -9,6 +9,7 @@ user's data folder (an installed wheel).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -18,6 +19,17 @@ from pathlib import Path
 import platformdirs
 
 from .config import GemhubConfig
+
+# The environment that says which config a process runs with: `gemhub up` sets them for the
+# hub, whose jupyterhub_config.py and managed services (the curation) load the same config.
+CONFIG_ENV = "GEMHUB_CONFIG"  # the gemhub.yaml (absolute); unset: the built-in defaults
+CONFIG_OVERRIDES_ENV = "GEMHUB_CONFIG_OVERRIDES"  # JSON {dotted.key: value} from `gemhub up` options
+STATE_HOME_ENV = "GEMHUB_HOME"  # see state_home()
+
+
+def config_overrides_from_env() -> dict:
+    return json.loads(os.environ.get(CONFIG_OVERRIDES_ENV) or "{}")
+
 
 # The folder holding the gemhub package: the source tree in a checkout, site-packages
 # once installed. Build-time tools (`gemhub images`) need it to be a checkout; run-time
@@ -35,8 +47,8 @@ def running_from_checkout() -> bool:
 
 
 def state_home() -> Path:
-    if os.environ.get("GEMHUB_HOME"):
-        return Path(os.environ["GEMHUB_HOME"]).resolve()
+    if os.environ.get(STATE_HOME_ENV):
+        return Path(os.environ[STATE_HOME_ENV]).resolve()
     if running_from_checkout():
         return CHECKOUT / ".gemhub"
     return Path(platformdirs.user_data_dir("gemhub")).resolve()

@@ -53,6 +53,7 @@ def test_kubernetes_target_with_profiles_and_oauth(monkeypatch, tmp_path):
     assert c.KubeSpawner.profile_list[1]["kubespawner_override"] == {"cpu_limit": 4, "mem_limit": "16G"}
     assert c.KubeSpawner.profile_list[0]["kubespawner_override"] == {}
     assert c.Spawner.environment["GEMHUB_SH_BASE_URL"] == "https://sh.dataspace.copernicus.eu"
+    assert "curation" not in {s["name"] for s in c.JupyterHub.services}, "the hub image ships its catalogue"
 
 
 def test_local_target(monkeypatch, tmp_path):
@@ -66,12 +67,14 @@ def test_local_target(monkeypatch, tmp_path):
     assert (tmp_path / "data" / "demo-passwords.json").stat().st_mode & 0o077 == 0, "passwords file is private"
     assert (tmp_path / "data" / "sandbox-client.json").stat().st_mode & 0o077 == 0
     services = {s["name"]: s for s in c.JupyterHub.services}
-    assert set(services) == {"idle-culler", "sandbox", "marketplace", "credentials"}
+    assert set(services) == {"idle-culler", "sandbox", "marketplace", "credentials", "curation"}
+    assert services["curation"]["command"][-3:] == ["marketplace", "curate", "--keep-running"]
+    assert "url" not in services["curation"], "the curation serves nothing: not proxied"
     assert services["credentials"]["url"] == "http://127.0.0.1:8030" and services["credentials"]["display"]
     assert services["marketplace"]["url"] == "http://127.0.0.1:8020" and services["marketplace"]["display"]
     assert services["sandbox"]["command"][-2:] == ["--port", "8010"] and "url" not in services["sandbox"]
     roles = {r["name"]: r["scopes"] for r in c.JupyterHub.load_roles}
-    assert roles["marketplace"] == [] and roles["sandbox"] == [] and roles["credentials"] == [], (
+    assert roles["marketplace"] == roles["sandbox"] == roles["credentials"] == roles["curation"] == [], (
         "services hold no hub API scopes they do not use")
     assert roles["user"] == ["self", "access:services!service=marketplace", "access:services!service=credentials"]
     env = c.Spawner.environment

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 def default_config_file() -> str | None:
     """$GEMHUB_CONFIG, else ./gemhub.yaml when present, else the built-in defaults."""
-    if os.environ.get("GEMHUB_CONFIG"):
-        return os.environ["GEMHUB_CONFIG"]
+    from ..paths import CONFIG_ENV
+
+    if os.environ.get(CONFIG_ENV):
+        return os.environ[CONFIG_ENV]
     return "gemhub.yaml" if Path("gemhub.yaml").exists() else None
 
 

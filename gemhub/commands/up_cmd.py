@@ -66,7 +66,8 @@ def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
     # Imported here: the hub layer pulls in JupyterHub, which `gemhub --help` should not wait for.
     from ..hub import demo_passwords
     from ..hub.configure import public_url
-    from ..paths import HUB_CONFIG_FILE, Paths
+    from ..hub.services import curation_wanted
+    from ..paths import CONFIG_ENV, CONFIG_OVERRIDES_ENV, HUB_CONFIG_FILE, Paths
     from ..signals import restore_default_signals
 
     overrides = {k: v for k, v in (("spawner.type", spawner), ("hub.port", port)) if v is not None}
@@ -82,8 +83,11 @@ def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
         users = sorted(set(cfg.auth.demo.users) | set(cfg.auth.admin_users))
         _announce_passwords(demo_passwords.ensure(paths.data_dir / demo_passwords.FILENAME, users))
     click.echo(f"gemhub: hub starting at {public_url(cfg)}  (state in {paths.data_dir}; Ctrl-C stops it)")
+    if curation_wanted(cfg, paths):
+        click.echo(f"gemhub: testing the curated notebooks of {paths.notebooks_dir} in the background; the "
+                   "marketplace shows each one as it passes")
     sys.stdout.flush()
-    env = dict(os.environ, GEMHUB_CONFIG_OVERRIDES=json.dumps(overrides))
+    env = dict(os.environ, **{CONFIG_OVERRIDES_ENV: json.dumps(overrides)})
     # The key that encrypts users' stored credentials (and JupyterHub's auth_state):
     # the deployment's $JUPYTERHUB_CRYPT_KEY, else the embedded hub's <data_dir>/crypt-key,
     # the same one `gemhub credentials` reads. Never printed.
@@ -91,9 +95,9 @@ def up(config_file: str | None, spawner: str | None, port: int | None) -> None:
 
     env[KEY_ENV] = resolve_key(paths.data_dir, environ=env)
     if config_file:
-        env["GEMHUB_CONFIG"] = os.path.abspath(config_file)
+        env[CONFIG_ENV] = os.path.abspath(config_file)
     else:
-        env.pop("GEMHUB_CONFIG", None)
+        env.pop(CONFIG_ENV, None)
     os.chdir(paths.data_dir)
     restore_default_signals()  # an ignored SIGINT (nohup, `&` in a script) would outlive exec
     argv = [sys.executable, "-m", "gemhub.hub.app", "-f", str(HUB_CONFIG_FILE)]

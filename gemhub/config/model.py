@@ -452,14 +452,22 @@ class MarketplaceSection(Section):
     port: Port = Field(8020, description="Port of the marketplace service on `hub.services_bind_ip` (the hub proxies it).")
     site_dir: str | None = Field(
         None,
-        description="Catalogue built by `gemhub marketplace build`. Default: `marketplace` in gemhub's state folder "
-        "(`.gemhub/marketplace` in the checkout, which `make marketplace` builds).",
+        description="Catalogue the marketplace serves, published by the hub's background curation (`curate`) or "
+        "`gemhub marketplace build`. Default: `marketplace` in gemhub's state folder (`.gemhub/marketplace` in the "
+        "checkout).",
     )
     notebooks_dir: str | None = Field(
         None,
         description="Folder of curated notebooks, given to user servers as GEMHUB_NOTEBOOKS_DIR (what Launch "
         "copies from). Default: `notebooks/` in the gemhub checkout; none for an installed gemhub.",
     )
+    curate: bool | None = Field(
+        None,
+        description="Test the curated notebooks in the background while the hub runs and publish each one the "
+        "moment it passes (a hub-managed service; cached, so a restart re-runs only what changed). Default: on "
+        "for the local spawner when there is a notebooks folder; off otherwise (the hub image ships its catalogue).",
+    )
+    curate_jobs: int = Field(2, ge=1, le=16, description="Notebooks the background curation runs at once.")
 
 
 class GemhubConfig(Section):

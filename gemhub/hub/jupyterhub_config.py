@@ -8,12 +8,12 @@
 # $GEMHUB_CONFIG (built-in defaults when unset) decides everything, through
 # gemhub.hub.configure. An invalid config stops the hub before it starts, with
 # the same message `gemhub config validate` prints.
-import json
 import os
 import sys
 
 from gemhub.config import ConfigError, load_config
 from gemhub.hub import configure
+from gemhub.paths import CONFIG_ENV, config_overrides_from_env
 from gemhub.signals import restore_default_signals
 
 c = get_config()  # noqa: F821 (given by JupyterHub's config loader)
@@ -22,8 +22,8 @@ c = get_config()  # noqa: F821 (given by JupyterHub's config loader)
 # ignored SIGINT (a hub started by nohup or a script's `&`) would stay ignored.
 restore_default_signals()
 
-config_file = os.environ.get("GEMHUB_CONFIG") or None
-overrides = json.loads(os.environ.get("GEMHUB_CONFIG_OVERRIDES") or "{}")
+config_file = os.environ.get(CONFIG_ENV) or None
+overrides = config_overrides_from_env()
 try:
     gemhub_config = load_config(config_file, overrides)
     configure(c, gemhub_config, config_file)  # raises ConfigError for a missing hub.config_d

@@ -10,7 +10,7 @@ from gemhub_sandbox.contract import clients_environment
 from jupyterhub.crypto import KEY_ENV
 
 from ..config import GemhubConfig
-from ..paths import Paths
+from ..paths import CONFIG_ENV, CONFIG_OVERRIDES_ENV, STATE_HOME_ENV, Paths
 from ..service_address import BIND_IP_ENV, http_url
 from . import sandbox_client
 
@@ -115,6 +115,34 @@ def credentials(cfg: GemhubConfig, paths: Paths) -> tuple[dict, ...] | None:
     }, {"name": "credentials", "services": ["credentials"], "scopes": []}
 
 
+def curation_wanted(cfg: GemhubConfig, paths: Paths) -> bool:
+    """marketplace.curate, where unset: on for the local spawner when there is a notebooks folder."""
+    wanted = cfg.marketplace.curate
+    if wanted is None:
+        wanted = cfg.spawner.type == "local"
+    return bool(wanted and cfg.marketplace.enabled and paths.notebooks_dir is not None)
+
+
+def curation(cfg: GemhubConfig, paths: Paths) -> tuple[dict, ...] | None:
+    """`gemhub marketplace curate`: tests the curated notebooks and publishes each as it passes
+    (gemhub/marketplace/curation.py), so the hub need not wait for them. Not proxied, no
+    scopes. It loads the same config as the hub, so it gets what the hub was started with."""
+    if not curation_wanted(cfg, paths):
+        return None
+    from ..credentials.keys import resolve_key
+
+    passed = (CONFIG_ENV, CONFIG_OVERRIDES_ENV, STATE_HOME_ENV, *DB_ENV_PASSED)
+    environment = {name: os.environ[name] for name in passed if os.environ.get(name)}
+    key = resolve_key(paths.data_dir, create=True)  # to leave out any user's stored secret, as the build does
+    if key:
+        environment[KEY_ENV] = key
+    return {
+        "name": "curation",
+        "command": [sys.executable, "-m", "gemhub", "marketplace", "curate", "--keep-running"],
+        "environment": environment,
+    }, {"name": "curation", "services": ["curation"], "scopes": []}
+
+
 # Under the data dir: one pid file per managed service (gemhub/hub/service_pids.py).
 SERVICE_PID_DIR = "service-pids"
 
@@ -124,7 +152,7 @@ USER_ACCESS = ("marketplace", "credentials")
 
 def apply(c, cfg: GemhubConfig, paths: Paths) -> None:
     services, roles = [], []
-    for make in (idle_culler, sandbox, marketplace, credentials):
+    for make in (idle_culler, sandbox, marketplace, credentials, curation):
         made = make(cfg, paths)
         if made:
             services.append(made[0])

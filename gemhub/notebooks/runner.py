@@ -347,20 +347,31 @@ def run(
                 sandbox.on_death(lambda death: in_flight.stop_all(
                     f"stopped: the sandbox died during this run ({death.how}); its log: {sandbox.log_path}"))
                 sandbox.on_death(on_sandbox_death)
+            def started_then_run(path: Path, key: str) -> NotebookResult:
+                on_start(path)  # when a worker takes it, not when it is queued
+                return run_one(path, key, options, launch, secrets, sandbox, in_flight)
+
             with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-                futures = {}
-                for path, key in todo:
-                    on_start(path)
-                    futures[pool.submit(run_one, path, key, options, launch, secrets, sandbox, in_flight)] = path
+                futures = {pool.submit(started_then_run, path, key): path for path, key in todo}
                 for future in as_completed(futures):
                     result = future.result()
                     results[futures[future]] = result
                     cache.record(result)
+                    cache.save()  # a run stopped half-way (a hub restart) keeps what already passed
                     on_done(result)
-            cache.save()
             sandbox_deaths = [d.how for d in sandbox.deaths] if sandbox is not None else []
-    ordered = [results[path] for path in notebooks]
-    report = Report(
+    report = report_for([results[path] for path in notebooks], options, image_id=image_id,
+                        wall_s=time.monotonic() - started, sandbox_deaths=sandbox_deaths,
+                        sandbox_log=bool(todo) and not options.sandbox_from_server)
+    report.write(options.report_path)
+    return report
+
+
+def report_for(results: list[NotebookResult], options: RunOptions, *, image_id: str | None = None,
+               wall_s: float = 0.0, sandbox_deaths: list[str] = (), sandbox_log: bool = False) -> Report:
+    """The report of these results; also of a run still going (the background curation
+    publishes from the results so far)."""
+    return Report(
         generated_at=datetime.now(timezone.utc),
         environment=Environment(
             user_lock_sha256=user_lock_sha256(options, image_id),
@@ -369,17 +380,15 @@ def run(
             image=options.image,
         ),
         summary=Summary(
-            total=len(ordered),
-            passed=sum(r.status == "passed" for r in ordered),
-            failed=sum(r.status == "failed" for r in ordered),
-            timeout=sum(r.status == "timeout" for r in ordered),
-            cached=sum(r.cached for r in ordered),
-            wall_s=round(time.monotonic() - started, 2),
+            total=len(results),
+            passed=sum(r.status == "passed" for r in results),
+            failed=sum(r.status == "failed" for r in results),
+            timeout=sum(r.status == "timeout" for r in results),
+            cached=sum(r.cached for r in results),
+            wall_s=round(wall_s, 2),
             sandbox_restarts=len(sandbox_deaths),
         ),
-        sandbox_deaths=sandbox_deaths,
-        sandbox_log=str(options.sandbox_log) if todo and not options.sandbox_from_server else None,
-        notebooks=ordered,
+        sandbox_deaths=list(sandbox_deaths),
+        sandbox_log=str(options.sandbox_log) if sandbox_log else None,
+        notebooks=results,
     )
-    report.write(options.report_path)
-    return report

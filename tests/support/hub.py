@@ -45,7 +45,9 @@ def write_config(folder: Path, users: list[str], extra: dict | None = None) -> P
         "auth": {"type": "demo", "demo": {"users": users}},
         "culling": {"enabled": True},
         "sentinelhub": {"sandbox": {"port": free_port()}},
-        "marketplace": {"port": free_port()},
+        # No background curation unless a test asks: it runs every curated notebook, and the
+        # hubs of most tests share the checkout's catalogue folder.
+        "marketplace": {"port": free_port(), "curate": False},
     }
     for section, values in (extra or {}).items():
         config.setdefault(section, {}).update(values)
