@@ -1,16 +1,12 @@
 """The hub is up at once; the curated notebooks are tested behind it and published as they pass.
 
 A real `gemhub up` whose background curation (`gemhub marketplace curate`, a managed
-service) runs a small notebooks folder: one notebook that passes only once the test
-opens its gate (so "still testing" is a state the test controls, not a race it hopes
-to win) and one that always fails.
+service) runs a small notebooks folder (tests/support/curated.py): one notebook that
+passes only once the test opens its gate, one that always fails.
 """
 
 from __future__ import annotations
 
-import json
-
-import nbformat
 import psutil
 import pytest
 
@@ -18,32 +14,10 @@ from gemhub.marketplace.curation import BACKGROUND_NICENESS
 from gemhub.marketplace.progress import progress_path, read_progress
 from gemhub.waiting import eventually, wait_until
 
-from conftest import CHECKOUT
+from support.curated import BROKEN_CELL, BROKEN_ERROR, gated_notebooks, published, states
 
 pytestmark = pytest.mark.slow
 GUARD = 300  # seconds; a guard against a stuck curation on a loaded machine, not a speed check
-SOURCE = CHECKOUT / "notebooks" / "sentinelhub-catalog-search.ipynb"
-BROKEN_CELL = 3  # 1-based, where the broken copy raises
-
-
-def _notebooks(folder, gate):
-    """gated-search passes once `gate` exists; broken-search always fails in cell BROKEN_CELL."""
-    folder.mkdir()
-    gated = nbformat.read(SOURCE, as_version=4)
-    gated.metadata.gemhub.title = "A search that waits for its gate"
-    gated.cells.append(nbformat.v4.new_code_cell(
-        f"import pathlib, time\nwhile not pathlib.Path({str(gate)!r}).exists():\n    time.sleep(0.2)"))
-    nbformat.write(gated, folder / "gated-search.ipynb")
-    broken = nbformat.read(SOURCE, as_version=4)
-    broken.metadata.gemhub.title = "A search that is broken"
-    broken.cells.insert(BROKEN_CELL - 1, nbformat.v4.new_code_cell('raise RuntimeError("broken on purpose")'))
-    nbformat.write(broken, folder / "broken-search.ipynb")
-    return folder
-
-
-def _states(site) -> dict[str, str]:
-    progress = read_progress(progress_path(site))
-    return {n.slug: n.state for n in progress.notebooks} if progress else {}
 
 
 def _curation_family(hub) -> list[psutil.Process]:
@@ -68,26 +42,19 @@ def _alive(processes: list[psutil.Process]) -> list[str]:
     return alive
 
 
-def _published(site) -> list[str]:
-    try:
-        return [entry["slug"] for entry in json.loads((site / "index.json").read_text())["notebooks"]]
-    except FileNotFoundError:
-        return []
-
-
 def test_hub_answers_at_once_and_the_catalogue_fills_behind_it(hub_factory, tmp_path):
     gate = tmp_path / "gate"
-    notebooks, site = _notebooks(tmp_path / "notebooks", gate), tmp_path / "site"
+    notebooks, site = gated_notebooks(tmp_path / "notebooks", gate), tmp_path / "site"
     hub = hub_factory(["alice"], extra={"marketplace": {"curate": True, "notebooks_dir": str(notebooks),
                                                          "site_dir": str(site)}})
     # The hub answered (hub_factory waits for that) while its notebooks are still being tested.
-    wait_until(lambda: _states(site).get("gated-search") == "testing", GUARD, "the gated notebook being tested")
-    wait_until(lambda: _states(site).get("broken-search") == "failed", GUARD, "the broken notebook failing")
+    wait_until(lambda: states(site).get("gated-search") == "testing", GUARD, "the gated notebook being tested")
+    wait_until(lambda: states(site).get("broken-search") == "failed", GUARD, "the broken notebook failing")
     progress = read_progress(progress_path(site))
     assert progress.finished_at is None and progress.done == 1 and progress.total == 2
     broken = next(n for n in progress.notebooks if n.slug == "broken-search")
-    assert broken.failing_cell == BROKEN_CELL and "broken on purpose" in broken.error and not broken.published
-    assert _published(site) == []  # a catalogue exists from the first result on, without the failed one
+    assert broken.failing_cell == BROKEN_CELL and BROKEN_ERROR in broken.error and not broken.published
+    assert published(site) == []  # a catalogue exists from the first result on, without the failed one
 
     # Stopping the hub mid-run stops the runs too: no papermill, kernel or sandbox outlives it.
     family = _curation_family(hub)
@@ -100,7 +67,7 @@ def test_hub_answers_at_once_and_the_catalogue_fills_behind_it(hub_factory, tmp_
     # Next start: the notebook passes and is published, with nobody doing anything.
     gate.touch()
     hub.start()
-    wait_until(lambda: "gated-search" in _published(site), GUARD, "the gated notebook published")
+    wait_until(lambda: "gated-search" in published(site), GUARD, "the gated notebook published")
     wait_until(lambda: read_progress(progress_path(site)).finished_at is not None, GUARD, "the curation finishing")
     progress = read_progress(progress_path(site))
     assert {n.slug: (n.state, n.published) for n in progress.notebooks} == {
@@ -114,4 +81,4 @@ def test_hub_answers_at_once_and_the_catalogue_fills_behind_it(hub_factory, tmp_
     again = {n.slug: n for n in read_progress(progress_path(site)).notebooks}
     assert again["gated-search"].cached and again["gated-search"].published
     assert again["broken-search"].state == "failed" and not again["broken-search"].cached
-    assert _published(site) == ["gated-search"]
+    assert published(site) == ["gated-search"]

@@ -33,7 +33,9 @@ def test_catalogue_needs_a_hub_login_and_greets_the_user(hub, marketplace_site):
         assert entry["title"] in page.text
     detail = alice.http.get(f"{hub.url}/services/marketplace/notebooks/water-monitor.html", timeout=30)
     assert detail.status_code == 200
-    assert 'href="/hub/user-redirect/gemhub/launch/water-monitor"' in detail.text
+    assert 'href="/hub/user-redirect/gemhub/launch/water-monitor" data-gemhub-launch="water-monitor"' in detail.text
+    assert ('href="/hub/user-redirect/gemhub/launch/water-monitor?fresh=1" data-gemhub-launch="water-monitor" '
+            'data-gemhub-fresh="1"') in detail.text
     missing = alice.http.get(f"{hub.url}/services/marketplace/notebooks/no-such-notebook.html", timeout=30)
     assert missing.status_code == 404 and "no-such-notebook" in missing.text
 

@@ -15,11 +15,15 @@ URLs a page references (all built from the arguments):
 - ``{asset_base}previews/<slug>.html`` (the entry's ``preview`` field, in an iframe)
 - detail pages: ``page_url`` with ``{slug}``, by default ``{asset_base}notebooks/<slug>.html``
 - the catalogue (from a detail page): ``catalogue_url``, by default ``{asset_base}index.html``
-- ``{launch_base}<slug>`` (Launch) and ``{launch_base}<slug>?fresh=1`` (Get a fresh copy)
+- ``{launch_base}<slug>`` (Launch) and ``{launch_base}<slug>?fresh=1`` (Get a fresh copy), marked
+  ``data-gemhub-launch="<slug>"`` (and ``data-gemhub-fresh="1"``) for ``static/launch-into-lab.js``
+- ``status_url`` (the service's ``api/status``, see `curation_status`): the catalogue polls it
+  while the background curation runs and swaps in the page's ``#catalogue-live`` part when it changes
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from functools import lru_cache
@@ -30,6 +34,7 @@ import jinja2
 from gemhub_sandbox.contract import LAUNCH_PATH
 
 from .index import Index, IndexEntry
+from .progress import CurationProgress, NotebookProgress
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -38,6 +43,8 @@ STATIC_DIR = PACKAGE_DIR / "static"
 USER_REDIRECT = "/hub/user-redirect/"
 DEFAULT_LAUNCH_BASE = USER_REDIRECT + LAUNCH_PATH
 LEVELS = ("beginner", "intermediate", "advanced")
+# Written by another part of gemhub (Launch into an open JupyterLab tab); pages load it when it ships.
+LAUNCH_SCRIPT = "launch-into-lab.js"
 
 
 def _slash(prefix: str) -> str:
@@ -80,6 +87,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["human_date"] = _human_date
     env.filters["human_duration"] = _human_duration
+    env.globals["ships_static"] = lambda name: (STATIC_DIR / name).is_file()
+    env.globals["LAUNCH_SCRIPT"] = LAUNCH_SCRIPT
     return env
 
 
@@ -105,21 +114,79 @@ class _Links:
         return launch_url(entry, self.launch_base, fresh=fresh)
 
 
+# -- the background curation, as pages and the status API show it ------------------------------------
+
+# What a user learns of a notebook: in the catalogue, on its way, or not (and, if not, why: admins only).
+AVAILABLE, TESTING, UNAVAILABLE = "available", "testing", "unavailable"
+
+
+def availability(notebook: NotebookProgress, published: set[str]) -> str:
+    """The catalogue (index.json) decides "available", not the progress file: the page shows that
+    catalogue, and the two files are replaced at different moments."""
+    if notebook.slug in published:
+        return AVAILABLE
+    if notebook.state in ("queued", "testing") or (notebook.state == "passed" and not notebook.left_out):
+        return TESTING  # a notebook that just passed is being published
+    return UNAVAILABLE
+
+
+def curation_status(progress: CurationProgress | None, *, admin: bool, published: set[str],
+                    generation: str | None) -> dict:
+    """The status API's answer, and what the catalogue page renders its curation parts from.
+
+    Built per viewer so the page and the API cannot disagree about what a non-admin may
+    see: for them the runner's error, the failing cell, the notebook's path and the
+    curation's `problem` are never put in. `version` changes whenever anything here does
+    (the page carries the one it was rendered from, so its script knows when to refresh).
+    """
+    notebooks = []
+    for notebook in progress.notebooks if progress else []:
+        shown = {"slug": notebook.slug, "title": notebook.title, "availability": availability(notebook, published)}
+        if admin:
+            shown.update(path=notebook.path, state=notebook.state, failing_cell=notebook.failing_cell,
+                         error=notebook.error, left_out=notebook.left_out)
+        notebooks.append(shown)
+    status = {
+        "running": bool(progress and progress.running),
+        "total": progress.total if progress else 0,
+        "done": progress.done if progress else 0,
+        "published": len(published),
+        "generation": generation,
+        "could_not_run": bool(progress and progress.problem),
+        "finished_at": progress.finished_at.isoformat() if progress and progress.finished_at else None,
+        "notebooks": notebooks,
+    }
+    if admin:
+        status["problem"] = progress.problem if progress else None
+    canonical = json.dumps(status, sort_keys=True, separators=(",", ":"))
+    status["version"] = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return status
+
+
 def render_catalogue(
-    index: Index,
+    index: Index | None,
     *,
     user: str | None = None,
     launch_base: str = DEFAULT_LAUNCH_BASE,
     asset_base: str = "./",
     page_url: str | None = None,
+    curation: dict | None = None,
+    admin: bool = False,
+    status_url: str | None = None,
+    xsrf_token: str | None = None,
 ) -> str:
     """The catalogue page: search, tag facets, level filter and a card per notebook.
 
     `page_url` is a format string for detail-page links (`{asset_base}`, `{slug}`);
     by default `{asset_base}notebooks/{slug}.html`, the static site's layout.
+    `index` None renders an empty catalogue (nothing published yet). `curation` is
+    `curation_status(...)` for this viewer: a "Testing N of M" banner, cards for the
+    notebooks not (yet) published and, when `admin`, the failures; `status_url` makes
+    the page follow the curation live, its requests carrying `xsrf_token` (JupyterHub
+    accepts a service's login cookie on a script's request only with it).
     """
     links = _Links(launch_base=launch_base, asset_base=asset_base, page_url=page_url, catalogue_url=None)
-    entries = sort_entries(index.notebooks)
+    entries = sort_entries(index.notebooks) if index else []
     embedded = [
         {
             "slug": e.slug,
@@ -133,16 +200,23 @@ def render_catalogue(
         for e in entries
     ]
     level_counts = {level: sum(1 for e in entries if e.level == level) for level in LEVELS}
+    pending = [n for n in (curation or {}).get("notebooks", []) if n["availability"] != AVAILABLE]
+    failures = [n for n in pending if admin and n["availability"] == UNAVAILABLE]
     return environment().get_template("catalogue.html.j2").render(
-        index=index,
         entries=entries,
-        tags=index.tag_counts(),
+        tags=index.tag_counts() if index else [],
         levels=[(level, level_counts[level]) for level in LEVELS],
         links=links,
         user=user,
         embedded_index=_script_json(embedded),
-        environment_info=index.environment,
+        environment_info=index.environment if index else None,
         page_title="Notebook marketplace",
+        curation=curation,
+        pending=pending,
+        failures=failures,
+        admin=admin,
+        status_url=status_url,
+        xsrf_token=xsrf_token,
     )
 
 

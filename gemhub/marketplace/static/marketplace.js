@@ -1,30 +1,68 @@
 /* gemhub marketplace catalogue: search, tag facets and level filter.
-   Works offline and from file://: the index is embedded in the page. */
+   Works offline and from file://: the index is embedded in the page.
+   Served by the hub, the page also follows the background curation: it polls the
+   status API (data-status-url) and, when what it shows changed, fetches itself again
+   and swaps in #catalogue-live (cards, filters, banner, failures, embedded index),
+   keeping the search and filters as they were. */
 (function () {
   "use strict";
-  var dataEl = document.getElementById("gemhub-index");
-  var list = document.getElementById("cards");
-  if (!dataEl || !list) return;
-  var notebooks = JSON.parse(dataEl.textContent || "[]");
-  var cards = {};
-  Array.prototype.forEach.call(list.querySelectorAll(".card[data-slug]"), function (card) {
-    cards[card.getAttribute("data-slug")] = card;
-  });
   var search = document.getElementById("search-input");
+  if (!search || !document.getElementById("catalogue-live")) return;
   var countEl = document.getElementById("result-count");
-  var emptyEl = document.getElementById("empty");
-  var clearBtn = document.getElementById("clear-filters");
-  var facets = Array.prototype.slice.call(document.querySelectorAll(".facet[data-tag]"));
-  var levelInputs = Array.prototype.slice.call(document.querySelectorAll('input[name="level"]'));
   var state = { q: "", level: "", tags: [] };
+  // Bound to the current #catalogue-live by setup(), again after every swap.
+  var notebooks = [], cards = {}, pendingCards = [], facets = [], levelInputs = [], emptyEl, clearBtn;
 
   function norm(text) {
     return String(text || "").toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
   }
-  notebooks.forEach(function (nb) {
-    nb._text = norm([nb.title, nb.description, (nb.tags || []).join(" "), nb.series || "", (nb.collections || []).join(" ")].join(" "));
-    nb._tags = (nb.tags || []).map(norm);
-  });
+  function all(selector) { return Array.prototype.slice.call(document.querySelectorAll(selector)); }
+
+  function setup() {
+    var dataEl = document.getElementById("gemhub-index");
+    notebooks = JSON.parse((dataEl && dataEl.textContent) || "[]");
+    notebooks.forEach(function (nb) {
+      nb._text = norm([nb.title, nb.description, (nb.tags || []).join(" "), nb.series || "", (nb.collections || []).join(" ")].join(" "));
+      nb._tags = (nb.tags || []).map(norm);
+    });
+    cards = {};
+    all("#cards .card[data-slug]").forEach(function (card) { cards[card.getAttribute("data-slug")] = card; });
+    pendingCards = all("#cards .card[data-pending-slug]");
+    countEl = document.getElementById("result-count");
+    emptyEl = document.getElementById("empty");
+    clearBtn = document.getElementById("clear-filters");
+    facets = all(".facet[data-tag]");
+    levelInputs = all('input[name="level"]');
+
+    levelInputs.forEach(function (input) {
+      input.checked = input.value === state.level;
+      input.addEventListener("change", function () { if (input.checked) { state.level = input.value; apply(); } });
+    });
+    facets.forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        var tag = btn.getAttribute("data-tag");
+        var i = state.tags.indexOf(tag);
+        if (i === -1) state.tags.push(tag); else state.tags.splice(i, 1);
+        apply();
+      });
+    });
+    clearBtn.addEventListener("click", clearAll);
+    all("[data-clear]").forEach(function (b) { b.addEventListener("click", clearAll); });
+
+    var moreTags = document.getElementById("more-tags");
+    var facetBox = document.querySelector(".tag-facets");
+    if (moreTags && facetBox) {
+      var label = moreTags.textContent;
+      var setCollapsed = function (collapsed) {
+        facetBox.classList.toggle("collapsed", collapsed);
+        moreTags.setAttribute("aria-expanded", collapsed ? "false" : "true");
+        moreTags.textContent = collapsed ? label : "Show fewer tags";
+      };
+      moreTags.hidden = false;
+      setCollapsed(true);
+      moreTags.addEventListener("click", function () { setCollapsed(!facetBox.classList.contains("collapsed")); });
+    }
+  }
 
   function matchesText(nb) {
     var words = norm(state.q).split(/\s+/).filter(Boolean);
@@ -41,6 +79,11 @@
       var ok = matchesText(nb) && matchesLevel(nb) && matchesTags(nb);
       if (cards[nb.slug]) cards[nb.slug].hidden = !ok;
       if (ok) shown += 1;
+    });
+    // Notebooks still being tested have only a title: they match a search, never a level or tag.
+    pendingCards.forEach(function (card) {
+      var title = card.querySelector(".card__title");
+      card.hidden = Boolean(state.level || state.tags.length) || !matchesText({ _text: norm(title && title.textContent) });
     });
     // Facet counts: how many results each choice would give with the other filters kept.
     facets.forEach(function (btn) {
@@ -64,7 +107,7 @@
     countEl.textContent = shown === notebooks.length && !isFiltered()
       ? notebooks.length + " notebook" + (notebooks.length === 1 ? "" : "s")
       : shown + " of " + notebooks.length + " notebook" + (notebooks.length === 1 ? "" : "s");
-    emptyEl.hidden = shown !== 0;
+    emptyEl.hidden = shown !== 0 || !isFiltered();  // an empty catalogue says so itself (#nothing-yet)
     clearBtn.hidden = !isFiltered();
     writeHash();
   }
@@ -91,21 +134,8 @@
       else if (kv[0] === "tag" && value) state.tags.push(value);
     });
     search.value = state.q;
-    levelInputs.forEach(function (input) { input.checked = input.value === state.level; });
   }
 
-  search.addEventListener("input", function () { state.q = search.value; apply(); });
-  levelInputs.forEach(function (input) {
-    input.addEventListener("change", function () { if (input.checked) { state.level = input.value; apply(); } });
-  });
-  facets.forEach(function (btn) {
-    btn.addEventListener("click", function () {
-      var tag = btn.getAttribute("data-tag");
-      var i = state.tags.indexOf(tag);
-      if (i === -1) state.tags.push(tag); else state.tags.splice(i, 1);
-      apply();
-    });
-  });
   function clearAll() {
     state = { q: "", level: "", tags: [] };
     search.value = "";
@@ -113,8 +143,8 @@
     apply();
     search.focus();
   }
-  clearBtn.addEventListener("click", clearAll);
-  Array.prototype.forEach.call(document.querySelectorAll("[data-clear]"), function (b) { b.addEventListener("click", clearAll); });
+
+  search.addEventListener("input", function () { state.q = search.value; apply(); });
   document.addEventListener("keydown", function (event) {
     if (event.key === "/" && document.activeElement !== search && !/INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName)) {
       event.preventDefault();
@@ -122,20 +152,54 @@
     }
   });
 
-  var moreTags = document.getElementById("more-tags");
-  var facetBox = document.querySelector(".tag-facets");
-  if (moreTags && facetBox) {
-    var label = moreTags.textContent;
-    var setCollapsed = function (collapsed) {
-      facetBox.classList.toggle("collapsed", collapsed);
-      moreTags.setAttribute("aria-expanded", collapsed ? "false" : "true");
-      moreTags.textContent = collapsed ? label : "Show fewer tags";
-    };
-    moreTags.hidden = false;
-    setCollapsed(true);
-    moreTags.addEventListener("click", function () { setCollapsed(!facetBox.classList.contains("collapsed")); });
-  }
-
   readHash();
+  setup();
   apply();
+
+  // -- following the curation (only where the hub serves the page) -----------------------------
+  var POLL_MS = 2000, RETRY_MS = 10000, MAX_FAILURES = 30;
+  var statusUrl = document.getElementById("catalogue-live").getAttribute("data-status-url");
+  var failures = 0;
+
+  // JupyterHub takes the service's login cookie on a script's request only with its xsrf token.
+  function request(url, accept) {
+    var live = document.getElementById("catalogue-live");
+    return fetch(url, { credentials: "same-origin", cache: "no-store", redirect: "error",
+                        headers: { Accept: accept, "X-XSRFToken": live.getAttribute("data-xsrf") || "" } });
+  }
+  function refresh() {
+    return request(location.pathname + location.search, "text/html")
+      .then(function (response) {
+        if (!response.ok) throw new Error("catalogue page: HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("catalogue-live");
+        var current = document.getElementById("catalogue-live");
+        if (!fresh) throw new Error("catalogue page without #catalogue-live");
+        current.parentNode.replaceChild(document.importNode(fresh, true), current);
+        setup();
+        apply();
+      });
+  }
+  function poll() {
+    request(statusUrl, "application/json")
+      .then(function (response) {
+        if (!response.ok) throw new Error("status: HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (status) {
+        var shown = document.getElementById("catalogue-live").getAttribute("data-version");
+        return (status.version === shown ? Promise.resolve() : refresh()).then(function () { return status; });
+      })
+      .then(function (status) {
+        failures = 0;
+        if (status.running) setTimeout(poll, POLL_MS);  // finished: the page now shows the end state
+      })
+      .catch(function () {
+        failures += 1;  // a hub restarting, a login expiring: try again, not forever
+        if (failures < MAX_FAILURES) setTimeout(poll, RETRY_MS);
+      });
+  }
+  if (statusUrl && window.fetch && window.DOMParser) setTimeout(poll, POLL_MS);
 })();
