@@ -14,11 +14,13 @@ def __getattr__(name):
 
 
 def _jupyter_server_extension_points():
-    """jupyter_server extensions: the marketplace Launch endpoint (see `launch.py`) and the
+    """jupyter_server extensions: the marketplace Launch endpoint (see `launch.py`), what the
+    Lab extension's gemhub Launcher section points at (see `landing.py`) and the
     gemhub Sentinel Hub profile that makes a bare `SHConfig()` work (see `shprofile.py`)."""
     # binder (the in-server sandbox for Binder, see `binder.py`) first: shprofile reads what it exports.
     return [
         {"module": "gemhub_workspace.binder"},
         {"module": "gemhub_workspace.launch"},
+        {"module": "gemhub_workspace.landing"},
         {"module": "gemhub_workspace.shprofile"},
     ]

@@ -4,8 +4,10 @@
 user server also needs files in the environment's prefix: the server
 configuration that enables gemhub's server extensions and its JupyterLab
 notice (`etc/jupyter/`), JupyterLab's default settings (`share/jupyter/lab/
-settings/overrides.json`), and the start-up `.pth` that lets sentinelhub-py's
-built-in collections follow a non-default endpoint (`endpoint_compat`).
+settings/overrides.json`), gemhub's prebuilt Lab extension (`share/jupyter/
+labextensions/@gemhub/workspace`, built from workspace/labextension by `make
+labextension`), and the start-up `.pth` that lets sentinelhub-py's built-in
+collections follow a non-default endpoint (`endpoint_compat`).
 
 `make envs`, the user image and Binder's postBuild all run
 `python -m gemhub_workspace.environment`, so the three kinds of user

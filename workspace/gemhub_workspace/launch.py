@@ -10,14 +10,17 @@ server, where this handler:
    never overwriting: an existing copy is simply reopened (the user's edits are
    kept). ``?fresh=1`` writes ``<stem>-fresh.ipynb`` (then ``-fresh-2``, ...)
    beside it instead;
-3. redirects to that file in JupyterLab.
+3. redirects to that file in JupyterLab; or, asked with ``Accept: application/json``
+   (the gemhub Lab extension, opening the copy in the Lab tab already open),
+   answers 200 with ``{"path": <path under the root dir>, "action": "copy" | "reuse" |
+   "fresh", "url": <the Lab URL the redirect would go to>}``.
 
 The copy is saved through the server's ContentsManager, as an upload or a
 "Duplicate" in JupyterLab is: the configured pre/post-save hooks run, the file
 gets the server's permissions and a first checkpoint, and the notebook is
 written the way Jupyter writes notebooks.
 
-Status codes: 302 to the notebook; 400 for anything that is not a plain slug
+Status codes: 302 to the notebook (200 JSON, see above); 400 for anything that is not a plain slug
 (traversal, encoded separators, backslashes, absolute paths, NUL bytes, names
 over 200 characters) or a bad ``fresh`` value; 404 for an unknown slug (or no
 curated folder configured; a curated file or folder that is a symlink leading
@@ -161,7 +164,8 @@ def load_curated(source: Path, slug: str, max_bytes: int) -> nbformat.NotebookNo
 
 
 class LaunchHandler(JupyterHandler):
-    """GET ``<base_url>gemhub/launch/<slug>[?fresh=1]``: copy a curated notebook and open it."""
+    """GET ``<base_url>gemhub/launch/<slug>[?fresh=1]``: copy a curated notebook and open it
+    (a redirect), or say where the copy is (JSON, for the Lab extension)."""
 
     auth_resource = "contents"
 
@@ -206,8 +210,7 @@ class LaunchHandler(JupyterHandler):
                 message = exc.log_message % exc.args
             except Exception:
                 message = exc.log_message
-        accept = self.request.headers.get("Accept", "")
-        if "application/json" in accept and "text/html" not in accept:
+        if self._wants_json():
             self.set_header("Content-Type", "application/json")
             self.finish(json.dumps({"status": status_code, "message": message or self._reason}))
             return
@@ -221,6 +224,11 @@ class LaunchHandler(JupyterHandler):
         self.finish(html)
 
     # -- helpers ---------------------------------------------------------
+
+    def _wants_json(self) -> bool:
+        """A script's request (the Lab extension's fetch), not a browser following a link."""
+        accept = self.request.headers.get("Accept", "")
+        return "application/json" in accept and "text/html" not in accept
 
     def _workspace_root(self) -> Path:
         root = getattr(self.contents_manager, "root_dir", None) or self.settings.get("server_root_dir")
@@ -317,10 +325,22 @@ class LaunchHandler(JupyterHandler):
             await ensure_async(self.contents_manager.save(model, self._api_path(dest)))
             return dest, action
 
-    def _redirect_to(self, dest: Path, slug: str) -> None:
+    def _lab_url(self, dest: Path, slug: str) -> str:
         parts = [WORKSPACE_FOLDER, slug, dest.name]
-        url = url_path_join(self.base_url, "lab", "tree", *(quote(p, safe="") for p in parts))
-        self.redirect(url, status=302)
+        return url_path_join(self.base_url, "lab", "tree", *(quote(p, safe="") for p in parts))
+
+    def _redirect_to(self, dest: Path, slug: str) -> None:
+        self.redirect(self._lab_url(dest, slug), status=302)
+
+    def _answer(self, dest: Path, slug: str, action: str) -> None:
+        """The redirect a link follows, or the copy's path for a script that opens it itself."""
+        if not self._wants_json():
+            self._redirect_to(dest, slug)
+            return
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps({"path": self._api_path(dest), "action": action,
+                                "url": self._lab_url(dest, slug)}))
 
     # -- verbs -----------------------------------------------------------
 
@@ -331,7 +351,7 @@ class LaunchHandler(JupyterHandler):
         source, folder = self._resolve(slug)
         dest, action = await self._copy(source, folder, fresh, slug)
         self.log.info("gemhub launch: slug=%s action=%s path=%s/%s/%s", slug, action, WORKSPACE_FOLDER, slug, dest.name)
-        self._redirect_to(dest, slug)
+        self._answer(dest, slug, action)
 
     @web.authenticated
     @authorized("read")
