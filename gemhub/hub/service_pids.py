@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-GRACE = 5  # seconds a leftover gets to stop after SIGTERM before SIGKILL
+from ..process_family import stop_family
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def stop_leftovers(folder: Path, logger: logging.Logger = log) -> list[str]:
         path.unlink(missing_ok=True)
     if leftovers:
         logger.warning("Stopping services left running by a previous hub: %s", ", ".join(leftovers))
-        _stop_all(leftovers.values())
+        stop_family(leftovers.values())
     return list(leftovers)
 
 
@@ -80,27 +80,3 @@ def forget_stopped(folder: Path) -> None:
     for path in sorted(folder.glob("*.pid")) if folder.is_dir() else []:
         if _process(path) is None:
             path.unlink(missing_ok=True)
-
-
-def _stop_all(processes) -> None:
-    """SIGTERM every service and every child of theirs at once, then SIGKILL whatever is left.
-    Children get their own SIGTERM: a service waiting for its children to stop on their own (the
-    sandbox closing its render workers) held the restart up for seconds."""
-    family = []
-    for process in processes:
-        try:
-            family += [process, *process.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            pass
-    for member in family:
-        try:
-            member.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(family, timeout=GRACE)
-    for survivor in alive:
-        try:
-            survivor.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=GRACE)

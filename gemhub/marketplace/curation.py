@@ -34,6 +34,7 @@ from ..notebooks.discovery import notebooks_in
 from ..notebooks.metadata import read_meta
 from ..notebooks.report import NotebookResult
 from ..notebooks.runner import RunOptions, report_for, run
+from ..process_family import stop_family
 from .build import BuildError, build_site
 from .progress import CurationProgress, NotebookProgress, progress_path
 
@@ -54,18 +55,7 @@ def stop_children_on_signals() -> None:
     the runner's sandbox are this process's descendants, and would otherwise be orphaned."""
 
     def stop(signum, frame) -> None:
-        children = psutil.Process().children(recursive=True)
-        for child in children:
-            try:
-                child.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(children, timeout=5)
-        for child in alive:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
+        stop_family(psutil.Process().children())
         os._exit(128 + signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
